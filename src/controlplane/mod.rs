@@ -1,0 +1,170 @@
+//! The flowctl-compatible control plane: a registry of services with health
+//! expiry, discovery, topology, flow control, optional durable state, TLS and
+//! bearer-token auth, served over gRPC with an HTTP admin surface.
+
+mod flow;
+mod http;
+mod registry;
+mod security;
+mod service;
+mod store;
+mod view;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::InterceptorLayer;
+use tonic::transport::Server;
+
+use crate::config::Config;
+use crate::flowctl::proto::flowctl::control_plane_server::ControlPlaneServer;
+use crate::flowctl::proto::stellarflow::v1::control_plane_extensions_server::ControlPlaneExtensionsServer;
+use crate::telemetry::{admin_router, install_metrics, serve_http, Health};
+
+pub use flow::FlowControl;
+pub use registry::Registry;
+pub use service::ControlPlaneService;
+
+/// A control plane serving in this process.
+pub struct Running {
+    /// The bound gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// The bound HTTP admin address.
+    pub http_addr: SocketAddr,
+    /// The registry, for in-process inspection.
+    pub registry: Arc<Registry>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    health: Arc<Health>,
+}
+
+impl Running {
+    /// Stops serving and waits for the servers to finish.
+    pub async fn shutdown(self) {
+        self.health.set_serving(false);
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds and starts the control plane described by `config`.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let settings = &config.settings.controlplane;
+    let metrics = install_metrics();
+    let tls = security::server_tls(settings)?;
+    let store = settings
+        .state_dir
+        .as_deref()
+        .map(|dir| store::Store::open(Path::new(dir)))
+        .transpose()?;
+
+    let listener = tokio::net::TcpListener::bind(&settings.grpc_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for gRPC on {}: {e}", settings.grpc_addr))?;
+    let grpc_addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let registry = Registry::new(settings.ttl, store, format!("{scheme}://{grpc_addr}"))?;
+    let flow_settings = &config.settings.flow_control;
+    let flow = FlowControl::new(
+        flow_settings.backpressure_threshold,
+        flow_settings.recovery_threshold,
+    );
+    let (stop, stop_rx) = watch::channel(false);
+    let service = ControlPlaneService::new(registry.clone(), flow.clone(), stop_rx.clone());
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<ControlPlaneServer<ControlPlaneService>>()
+        .await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| anyhow::anyhow!("TLS configuration failed: {e}"))?;
+    }
+    let auth = security::RequireToken::new(config.settings.flowctl.auth_token.as_deref());
+    let router = builder
+        .layer(InterceptorLayer::new(auth))
+        .add_service(health_service)
+        .add_service(ControlPlaneServer::new(service.clone()))
+        .add_service(ControlPlaneExtensionsServer::new(service));
+    let grpc_shutdown = stopped();
+    let grpc_task = tokio::spawn(async move {
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), grpc_shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "gRPC server stopped");
+        }
+    });
+
+    let health = Health::new("controlplane");
+    let http = admin_router(health.clone(), metrics)
+        .merge(http::api_router(registry.clone(), flow.clone()));
+    let (http_addr, http_task) = serve_http(&settings.http_addr, http, stopped()).await?;
+
+    let sweep_task = tokio::spawn(sweep_loop(
+        registry.clone(),
+        flow,
+        settings.sweep_interval,
+        stopped(),
+    ));
+    health.set("grpc_addr", grpc_addr.to_string());
+    health.set_serving(true);
+    tracing::info!(%grpc_addr, %http_addr, ttl = ?settings.ttl, "control plane serving");
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        registry,
+        stop,
+        tasks: vec![grpc_task, http_task, sweep_task],
+        health,
+    })
+}
+
+/// Marks expired services unhealthy every `sweep_interval` and re-evaluates
+/// flow control every 100 ms (or faster with a faster sweep).
+async fn sweep_loop(
+    registry: Arc<Registry>,
+    flow: Arc<FlowControl>,
+    sweep_interval: Duration,
+    stopped: impl std::future::Future<Output = ()>,
+) {
+    let flow_period = sweep_interval.min(Duration::from_millis(100));
+    let mut sweep = tokio::time::interval(sweep_interval);
+    let mut evaluate = tokio::time::interval(flow_period);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => { registry.sweep(); }
+            _ = evaluate.tick() => flow.evaluate(&registry.entries()),
+            _ = &mut stopped => return,
+        }
+    }
+}
+
+/// `stellarflow controlplane`: serve until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let running = start(&config).await?;
+    crate::runtime::shutdown_signal().await;
+    running.shutdown().await;
+    tracing::info!("control plane stopped");
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! The Flight server adapter. A role implements `RangeService` (its schema,
+//! what it has, and a stream of batches for a ticket); `FlightServer` does
+//! the protocol: ticket parsing, `list_flights`, `get_flight_info`,
+//! `get_schema`, and `do_get` encoding with per-batch `app_metadata`.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions};
+use arrow::record_batch::RecordBatch;
+use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo,
+    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaAsIpc, SchemaResult,
+};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::ticket::{BatchMeta, Ticket};
+use super::MAX_MESSAGE_BYTES;
+use crate::runtime::Stopper;
+
+/// A record batch and the ledgers it completely covers.
+#[derive(Debug, Clone)]
+pub struct LedgerBatch {
+    /// The rows (may be empty: progress through ledgers without rows).
+    pub batch: RecordBatch,
+    /// Ledgers covered.
+    pub meta: BatchMeta,
+}
+
+/// Batches of one `do_get`.
+pub type BatchStream = BoxStream<'static, Result<LedgerBatch, Status>>;
+
+/// What a role serves over Flight.
+#[tonic::async_trait]
+pub trait RangeService: Send + Sync + 'static {
+    /// The schema of every batch.
+    fn schema(&self) -> SchemaRef;
+    /// The ledger range available now, if known.
+    async fn available(&self) -> Result<Option<(u32, u32)>, Status>;
+    /// Batches for `ticket`, in ledger order.
+    async fn stream(&self, ticket: Ticket) -> Result<BatchStream, Status>;
+}
+
+/// Serves a `RangeService` as `arrow.flight.protocol.FlightService`.
+pub struct FlightServer<S> {
+    service: Arc<S>,
+    stopper: Stopper,
+}
+
+impl<S: RangeService> FlightServer<S> {
+    /// Wraps `service`; when `stopper` trips, open streams end with
+    /// `UNAVAILABLE` so consumers reconnect instead of mistaking the end of
+    /// a stream for the end of their range.
+    pub fn new(service: Arc<S>, stopper: Stopper) -> Self {
+        FlightServer { service, stopper }
+    }
+
+    /// The tonic service, with message limits sized for ledger batches.
+    pub fn into_grpc(self) -> FlightServiceServer<Self> {
+        FlightServiceServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    fn info(&self, ticket: Ticket) -> Result<FlightInfo, Status> {
+        let json = ticket.to_json();
+        let mut info = FlightInfo::new()
+            .try_with_schema(&self.service.schema())
+            .map_err(|e| Status::internal(format!("schema encoding failed: {e}")))?
+            .with_descriptor(FlightDescriptor::new_cmd(json.clone()))
+            .with_endpoint(FlightEndpoint::new().with_ticket(arrow_flight::Ticket::new(json)))
+            .with_ordered(true);
+        if let Some(end) = ticket.end {
+            info = info.with_total_records(i64::from(end - ticket.start) + 1);
+        }
+        Ok(info)
+    }
+}
+
+type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// Encodes batches as Flight messages: the schema first, then one message
+/// per batch carrying its `BatchMeta` as `app_metadata`. Batches are never
+/// split, so each message's metadata describes exactly its rows.
+fn encode(schema: SchemaRef, batches: BatchStream) -> Boxed<FlightData> {
+    let options = IpcWriteOptions::default();
+    let schema_message: FlightData = SchemaAsIpc::new(&schema, &options).into();
+    let generator = IpcDataGenerator::default();
+    let mut tracker = DictionaryTracker::new(false);
+    let mut context = IpcWriteContext::default();
+    let data = batches.map(move |item| {
+        let item = item?;
+        let (dictionaries, encoded) = generator
+            .encode(&item.batch, &mut tracker, &options, &mut context)
+            .map_err(|e| Status::internal(format!("Arrow IPC encoding failed: {e}")))?;
+        if !dictionaries.is_empty() {
+            return Err(Status::internal(
+                "dictionary columns are not supported on this stream",
+            ));
+        }
+        let mut message: FlightData = encoded.into();
+        message.app_metadata = serde_json::to_vec(&item.meta).unwrap_or_default().into();
+        Ok(message)
+    });
+    Box::pin(futures::stream::once(async move { Ok(schema_message) }).chain(data))
+}
+
+/// Ends `batches` with `UNAVAILABLE` once `stopper` trips, so a graceful
+/// shutdown is not held open by a live stream.
+fn until_stopped(batches: BatchStream, stopper: Stopper) -> BatchStream {
+    let stop: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(stopper.stopped());
+    futures::stream::unfold((batches, Some(stop)), |(mut batches, stop)| async move {
+        let mut stop = stop?;
+        tokio::select! {
+            item = batches.next() => item.map(|item| (item, (batches, Some(stop)))),
+            _ = &mut stop => {
+                let status = Status::unavailable("the server is shutting down; reconnect to resume");
+                Some((Err(status), (batches, None)))
+            }
+        }
+    })
+    .boxed()
+}
+
+#[tonic::async_trait]
+impl<S: RangeService> FlightService for FlightServer<S> {
+    type HandshakeStream = Boxed<HandshakeResponse>;
+    type ListFlightsStream = Boxed<FlightInfo>;
+    type DoGetStream = Boxed<FlightData>;
+    type DoPutStream = Boxed<PutResult>;
+    type DoExchangeStream = Boxed<FlightData>;
+    type DoActionStream = Boxed<arrow_flight::Result>;
+    type ListActionsStream = Boxed<ActionType>;
+
+    async fn handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Self::HandshakeStream>, Status> {
+        Err(Status::unimplemented("no handshake is needed"))
+    }
+
+    async fn list_flights(
+        &self,
+        _request: Request<Criteria>,
+    ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        let infos = match self.service.available().await? {
+            Some((first, last)) => vec![Ok(self.info(Ticket::range(first, last))?)],
+            None => Vec::new(),
+        };
+        Ok(Response::new(Box::pin(futures::stream::iter(infos))))
+    }
+
+    async fn get_flight_info(
+        &self,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let ticket = Ticket::parse(&request.into_inner().cmd)?;
+        Ok(Response::new(self.info(ticket)?))
+    }
+
+    async fn poll_flight_info(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
+        Err(Status::unimplemented("use get_flight_info"))
+    }
+
+    async fn get_schema(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
+        let options = IpcWriteOptions::default();
+        let schema = self.service.schema();
+        let result = SchemaResult::try_from(SchemaAsIpc::new(&schema, &options))
+            .map_err(|e| Status::internal(format!("schema encoding failed: {e}")))?;
+        Ok(Response::new(result))
+    }
+
+    async fn do_get(
+        &self,
+        request: Request<arrow_flight::Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
+        let ticket = Ticket::parse(&request.into_inner().ticket)?;
+        let batches = self.service.stream(ticket).await?;
+        let batches = until_stopped(batches, self.stopper.clone());
+        Ok(Response::new(encode(self.service.schema(), batches)))
+    }
+
+    async fn do_put(
+        &self,
+        _request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoPutStream>, Status> {
+        Err(Status::unimplemented(
+            "this service only serves data (do_get)",
+        ))
+    }
+
+    async fn do_exchange(
+        &self,
+        _request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        Err(Status::unimplemented(
+            "this service only serves data (do_get)",
+        ))
+    }
+
+    async fn do_action(
+        &self,
+        _request: Request<Action>,
+    ) -> Result<Response<Self::DoActionStream>, Status> {
+        Err(Status::unimplemented("no actions"))
+    }
+
+    async fn list_actions(
+        &self,
+        _request: Request<Empty>,
+    ) -> Result<Response<Self::ListActionsStream>, Status> {
+        Ok(Response::new(Box::pin(futures::stream::empty())))
+    }
+}
+
+/// Binds `addr` and serves a prepared tonic router until `shutdown`.
+/// Binding errors come back at once (a port in use names the address).
+pub async fn serve_flight_grpc(
+    addr: &str,
+    router: tonic::transport::server::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for Arrow Flight on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "gRPC server stopped");
+        }
+    });
+    Ok((local, task))
+}

@@ -1,0 +1,25 @@
+//! stellarflow turns Stellar ledgers into analytics-ready token-transfer data.
+//!
+//! One binary, several roles: `source` reads ledgers and serves them over
+//! Arrow Flight, `process` extracts token-transfer events, `sink` writes them
+//! out, `controlplane` is a flowctl-compatible registry, and `pipeline` runs
+//! and supervises all of them. Each role has its own folder; shared code
+//! lives in `config`, `flowctl`, `telemetry`, `stellar`, `schema` and `flight`.
+
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod controlplane;
+pub mod flight;
+pub mod flowctl;
+pub mod generate;
+pub mod pipeline;
+pub mod processor;
+pub mod runtime;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod stellar;
+pub mod telemetry;

@@ -1,0 +1,215 @@
+//! `stellarflow pipeline status|health|stop|logs`: inspect or control a
+//! running pipeline from another terminal through its state directory.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use super::state::{alive, now, PipelineState, StateDir};
+use crate::config::Role;
+
+const ROLES: [&str; 4] = ["controlplane", "source", "processor", "sink"];
+
+async fn health(client: &reqwest::Client, http: &str) -> bool {
+    client
+        .get(format!("http://{http}/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// The role's current ledger: the last one served (source, processor) or
+/// received (sink), from `/metrics` or the sink's `/api/progress`.
+async fn current_ledger(client: &reqwest::Client, role: &str, http: &str) -> Option<u64> {
+    let gauge = match role {
+        "source" => "stellarflow_source_current_ledger",
+        "processor" => "stellarflow_processor_current_ledger",
+        "sink" => {
+            let progress = super::progress::snapshot(client, http).await?;
+            return progress.ledger.or(progress.cursor).map(u64::from);
+        }
+        _ => return None,
+    };
+    let text = client
+        .get(format!("http://{http}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with(gauge))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn load(state_dir: &Path) -> anyhow::Result<PipelineState> {
+    StateDir::new(state_dir).load()
+}
+
+/// `pipeline status`: true while the pipeline runs (the exit code of a
+/// stopped pipeline's status is 1, as with `systemctl status`).
+pub async fn status(state_dir: &Path) -> anyhow::Result<bool> {
+    let state = load(state_dir)?;
+    let running = !state.stopped && alive(state.pid);
+    println!(
+        "pipeline pid {} {} (started {} ago){}",
+        state.pid,
+        if running { "running" } else { "not running" },
+        duration(now().saturating_sub(state.started_at)),
+        match (state.start, state.end) {
+            (Some(s), Some(e)) => format!(", ledgers {s}..={e}"),
+            (Some(s), None) => format!(", ledgers {s}.. (live)"),
+            _ => String::new(),
+        }
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    println!(
+        "{:<13} {:>8} {:>9} {:>9} {:>10} {:>14}",
+        "role", "pid", "uptime", "restarts", "health", "ledger"
+    );
+    for role in ROLES {
+        let Some(child) = state.children.get(role) else {
+            continue;
+        };
+        let up = running && alive(child.pid);
+        let healthy = up && health(&client, &child.http_addr).await;
+        let ledger = if up {
+            current_ledger(&client, role, &child.http_addr).await
+        } else {
+            None
+        };
+        println!(
+            "{:<13} {:>8} {:>9} {:>9} {:>10} {:>14}",
+            role,
+            child.pid,
+            if up {
+                duration(now().saturating_sub(child.started_at))
+            } else {
+                "-".into()
+            },
+            child.restarts,
+            if healthy {
+                "healthy"
+            } else if up {
+                "unhealthy"
+            } else {
+                "stopped"
+            },
+            ledger.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(running)
+}
+
+/// `pipeline health`: true only if the supervisor and every child are up
+/// and healthy.
+pub async fn health_check(state_dir: &Path) -> anyhow::Result<bool> {
+    let state = load(state_dir)?;
+    if state.stopped || !alive(state.pid) {
+        println!("unhealthy: the pipeline is not running");
+        return Ok(false);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let mut all = true;
+    for role in ROLES {
+        let Some(child) = state.children.get(role) else {
+            continue;
+        };
+        let ok = alive(child.pid) && health(&client, &child.http_addr).await;
+        println!("{role}: {}", if ok { "healthy" } else { "unhealthy" });
+        all &= ok;
+    }
+    Ok(all)
+}
+
+/// `pipeline stop`: SIGTERM to the supervisor, then wait for it.
+pub async fn stop(state_dir: &Path) -> anyhow::Result<bool> {
+    let state = load(state_dir)?;
+    if state.stopped || !alive(state.pid) {
+        println!("the pipeline is not running");
+        return Ok(true);
+    }
+    super::child::signal(state.pid, libc::SIGTERM);
+    println!(
+        "sent SIGTERM to the pipeline (pid {}); waiting for it to stop",
+        state.pid
+    );
+    for _ in 0..600 {
+        if !alive(state.pid) {
+            println!("stopped");
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "the pipeline (pid {}) is still running after 60 s",
+        state.pid
+    );
+    Ok(false)
+}
+
+/// `pipeline logs [role] [--follow]`.
+pub async fn logs(state_dir: &Path, role: Option<&str>, follow: bool) -> anyhow::Result<bool> {
+    let dir = StateDir::new(state_dir);
+    let roles: Vec<&str> = match role {
+        Some(r) => {
+            let parsed = Role::parse(r)
+                .filter(|r| *r != Role::Pipeline)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "unknown role {r:?}: expected controlplane, source, processor or sink"
+                    )
+                })?;
+            vec![ROLES
+                .into_iter()
+                .find(|n| *n == parsed.section())
+                .unwrap_or("source")]
+        }
+        None => ROLES.to_vec(),
+    };
+    let mut offsets = vec![0u64; roles.len()];
+    let prefix = roles.len() > 1;
+    loop {
+        let mut out = std::io::stdout().lock();
+        for (i, role) in roles.iter().enumerate() {
+            let Ok(mut file) = std::fs::File::open(dir.log(role)) else {
+                continue;
+            };
+            file.seek(SeekFrom::Start(offsets[i]))?;
+            let mut text = String::new();
+            file.read_to_string(&mut text)?;
+            offsets[i] += text.len() as u64;
+            for line in text.lines() {
+                if prefix {
+                    writeln!(out, "{}", super::state::prefixed(role, line))?;
+                } else {
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+        out.flush()?;
+        drop(out);
+        if !follow {
+            return Ok(true);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = crate::runtime::shutdown_signal() => return Ok(true),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Record batches the processor serves: `ttp_event` rows from events and
+//! `contract_data` rows from contract-data changes.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampSecondBuilder, UInt32Builder,
+};
+
+use super::ttp::TtpEvent;
+use crate::schema::contract_data::schema as contract_data_schema;
+use crate::schema::ttp::schema;
+use crate::schema::UTC;
+use crate::stellar::address;
+
+/// Builds a `ttp_event` batch from events.
+pub fn ttp_batch(events: &[TtpEvent]) -> RecordBatch {
+    let n = events.len();
+    let text = || StringBuilder::with_capacity(n, n * 24);
+    let (mut id, mut tx_hash, mut kind, mut from, mut to) =
+        (text(), text(), text(), text(), text());
+    let (mut asset, mut asset_type, mut code, mut issuer, mut amount) =
+        (text(), text(), text(), text(), text());
+    let (mut contract, mut muxed_id, mut muxed_type) = (text(), text(), text());
+    let mut ledger = UInt32Builder::with_capacity(n);
+    let mut closed = TimestampSecondBuilder::with_capacity(n).with_timezone(UTC);
+    let mut tx_index = UInt32Builder::with_capacity(n);
+    let mut op_index = UInt32Builder::with_capacity(n);
+    let mut successful = BooleanBuilder::with_capacity(n);
+    for e in events {
+        id.append_value(e.event_id());
+        ledger.append_value(e.ledger_sequence);
+        closed.append_value(e.closed_at as i64);
+        tx_hash.append_value(hex::encode(e.tx_hash));
+        tx_index.append_value(e.transaction_index);
+        op_index.append_option(e.operation_index);
+        kind.append_value(e.kind.as_str());
+        from.append_option(e.from.as_deref());
+        to.append_option(e.to.as_deref());
+        match &e.asset {
+            Some(a) => {
+                asset.append_value(address::asset_string(a));
+                asset_type.append_value(address::asset_type(a));
+                code.append_option(address::asset_code(a));
+                issuer.append_option(address::asset_issuer(a).map(|i| i.to_string()));
+            }
+            None => {
+                asset.append_null();
+                asset_type.append_null();
+                code.append_null();
+                issuer.append_null();
+            }
+        }
+        amount.append_value(e.amount.to_string());
+        contract.append_value(&e.contract_address);
+        muxed_id.append_option(e.to_muxed.as_ref().map(|m| m.value()));
+        muxed_type.append_option(e.to_muxed.as_ref().map(|m| m.kind()));
+        successful.append_value(e.successful);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(ledger.finish()),
+        Arc::new(closed.finish()),
+        Arc::new(tx_hash.finish()),
+        Arc::new(tx_index.finish()),
+        Arc::new(op_index.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(from.finish()),
+        Arc::new(to.finish()),
+        Arc::new(asset.finish()),
+        Arc::new(asset_type.finish()),
+        Arc::new(code.finish()),
+        Arc::new(issuer.finish()),
+        Arc::new(amount.finish()),
+        Arc::new(contract.finish()),
+        Arc::new(muxed_id.finish()),
+        Arc::new(muxed_type.finish()),
+        Arc::new(successful.finish()),
+    ];
+    // The columns match the schema by construction.
+    RecordBatch::try_new(schema(), columns).unwrap_or_else(|_| RecordBatch::new_empty(schema()))
+}
+
+/// One change of a contract-data entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractDataChange {
+    /// Ledger sequence.
+    pub ledger_sequence: u32,
+    /// Close time, unix seconds.
+    pub closed_at: u64,
+    /// Transaction hash.
+    pub tx_hash: [u8; 32],
+    /// 1-based apply-order index.
+    pub transaction_index: u32,
+    /// 1-based operation index; `None` for transaction-level changes.
+    pub operation_index: Option<u32>,
+    /// Position of the change within its transaction.
+    pub position: u32,
+    /// Contract strkey (C...).
+    pub contract_id: String,
+    /// `ScVal` key, XDR base64.
+    pub key_xdr: String,
+    /// `ScVal` value, XDR base64; `None` when removed.
+    pub value_xdr: Option<String>,
+    /// `temporary` or `persistent`.
+    pub durability: &'static str,
+    /// `created`, `updated`, `removed` or `restored`.
+    pub change_type: &'static str,
+    /// Whether the transaction succeeded.
+    pub successful: bool,
+}
+
+/// Builds a `contract_data` batch.
+pub fn contract_data_batch(changes: &[ContractDataChange]) -> RecordBatch {
+    let n = changes.len();
+    let text = || StringBuilder::with_capacity(n, n * 48);
+    let (mut id, mut tx_hash, mut contract, mut key, mut value) =
+        (text(), text(), text(), text(), text());
+    let (mut durability, mut change_type) = (text(), text());
+    let mut ledger = UInt32Builder::with_capacity(n);
+    let mut closed = TimestampSecondBuilder::with_capacity(n).with_timezone(UTC);
+    let (mut tx_index, mut op_index) = (
+        UInt32Builder::with_capacity(n),
+        UInt32Builder::with_capacity(n),
+    );
+    let mut successful = BooleanBuilder::with_capacity(n);
+    for c in changes {
+        id.append_value(format!(
+            "{}-{}-{}",
+            c.ledger_sequence, c.transaction_index, c.position
+        ));
+        ledger.append_value(c.ledger_sequence);
+        closed.append_value(c.closed_at as i64);
+        tx_hash.append_value(hex::encode(c.tx_hash));
+        tx_index.append_value(c.transaction_index);
+        op_index.append_option(c.operation_index);
+        contract.append_value(&c.contract_id);
+        key.append_value(&c.key_xdr);
+        value.append_option(c.value_xdr.as_deref());
+        durability.append_value(c.durability);
+        change_type.append_value(c.change_type);
+        successful.append_value(c.successful);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(ledger.finish()),
+        Arc::new(closed.finish()),
+        Arc::new(tx_hash.finish()),
+        Arc::new(tx_index.finish()),
+        Arc::new(op_index.finish()),
+        Arc::new(contract.finish()),
+        Arc::new(key.finish()),
+        Arc::new(value.finish()),
+        Arc::new(durability.finish()),
+        Arc::new(change_type.finish()),
+        Arc::new(successful.finish()),
+    ];
+    RecordBatch::try_new(contract_data_schema(), columns)
+        .unwrap_or_else(|_| RecordBatch::new_empty(contract_data_schema()))
+}

@@ -1,0 +1,188 @@
+//! `stellarflow process`: reads ledgers from the source over Arrow Flight,
+//! extracts token-transfer events (or contract-data changes) in parallel
+//! with output in ledger order, and serves them over Arrow Flight,
+//! registered with the control plane as a PROCESSOR.
+
+mod batches;
+pub mod contract_data;
+mod filter;
+mod service;
+mod stats;
+pub mod ttp;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use batches::{contract_data_batch, ttp_batch, ContractDataChange};
+pub use filter::Filter;
+pub use service::{Extraction, Kind, ProcessorService};
+pub use stats::ProcessorStats;
+
+use crate::config::{Config, ConfigError, Role};
+use crate::flight::{serve_flight_grpc, FlightServer};
+use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
+use crate::flowctl::{
+    UpstreamWatch, CONTRACT_DATA_EVENT, FLIGHT_ENDPOINT_KEY, STELLAR_LEDGER_EVENT, TTP_EVENT,
+};
+use crate::runtime::RoleHandle;
+use crate::stellar::{Network, DEFAULT_XDR_DEPTH};
+use crate::telemetry::{admin_router, install_metrics, serve_http};
+
+/// A processor serving in this process.
+pub struct Running {
+    /// Bound Flight address.
+    pub flight_addr: SocketAddr,
+    /// Bound HTTP address.
+    pub http_addr: SocketAddr,
+    /// Counters.
+    pub stats: Arc<ProcessorStats>,
+    handle: RoleHandle,
+    _upstream: UpstreamWatch,
+}
+
+impl Running {
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+/// What the settings ask to extract.
+pub fn extraction(config: &Config) -> Result<Extraction, ConfigError> {
+    let settings = &config.settings.processor;
+    let network = settings
+        .network
+        .as_deref()
+        .map(Network::parse)
+        .transpose()
+        .map_err(|e| ConfigError(format!("invalid value for --network: {e}")))?;
+    let kind = if settings.kind == "contract-data" {
+        Kind::ContractData
+    } else {
+        Kind::Ttp
+    };
+    Ok(Extraction {
+        kind,
+        mode: ttp::Mode::parse(&settings.mode).unwrap_or(ttp::Mode::Auto),
+        network,
+        verify: settings.verify,
+        filter: Arc::new(Filter::from_settings(settings)?),
+        depth: if settings.xdr_depth == 0 {
+            DEFAULT_XDR_DEPTH
+        } else {
+            settings.xdr_depth
+        },
+    })
+}
+
+/// Starts serving.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let settings = &config.settings.processor;
+    let metrics = install_metrics();
+    let extraction = extraction(config)?;
+    let stats = Arc::new(ProcessorStats::default());
+    stats.max_inflight.store(
+        u64::from(settings.max_inflight),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let mut handle = RoleHandle::new(Role::Processor.component_id());
+
+    // Bind first so the registration can carry the real address.
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let listener_probe = tokio::net::TcpListener::bind(&settings.flight_addr)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen for Arrow Flight on {}: {e}",
+                settings.flight_addr
+            )
+        })?;
+    let flight_addr = listener_probe.local_addr()?;
+    drop(listener_probe);
+
+    let output = if extraction.kind == Kind::ContractData {
+        CONTRACT_DATA_EVENT
+    } else {
+        TTP_EVENT
+    };
+    let (http_addr, http_task) = serve_http(
+        &settings.http_addr,
+        admin_router(handle.health.clone(), metrics),
+        handle.stopper.stopped(),
+    )
+    .await?;
+    handle.add_task(http_task);
+    let info = ServiceInfo {
+        service_type: ServiceType::Processor as i32,
+        input_event_types: vec![STELLAR_LEDGER_EVENT.into()],
+        output_event_types: vec![output.into()],
+        health_endpoint: format!("http://{http_addr}/health"),
+        max_inflight: settings.max_inflight as i32,
+        metadata: [
+            (FLIGHT_ENDPOINT_KEY.to_string(), flight_addr.to_string()),
+            ("kind".to_string(), settings.kind.clone()),
+            ("mode".to_string(), settings.mode.clone()),
+        ]
+        .into(),
+        component_id: Role::Processor.component_id().into(),
+        ..Default::default()
+    };
+    let heartbeat_stats = stats.clone();
+    handle
+        .join_control_plane(
+            &config.settings.flowctl,
+            info,
+            Arc::new(move || heartbeat_stats.heartbeat()),
+        )
+        .await?;
+    let upstream = UpstreamWatch::spawn(
+        handle.controller.clone(),
+        STELLAR_LEDGER_EVENT,
+        settings.source_endpoint.clone(),
+    );
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let workers = if settings.workers == 0 {
+        cores
+    } else {
+        settings.workers as usize
+    };
+    let service = Arc::new(ProcessorService::new(
+        extraction,
+        upstream.subscribe(),
+        workers,
+        (settings.start, settings.end),
+        stats.clone(),
+    ));
+    let router = crate::flight::server_builder()
+        .add_service(health_service)
+        .add_service(FlightServer::new(service, handle.stopper.clone()).into_grpc());
+    let (flight_addr, grpc_task) =
+        serve_flight_grpc(&flight_addr.to_string(), router, handle.stopper.stopped()).await?;
+    handle.add_task(grpc_task);
+    handle.health.set("flight_addr", flight_addr.to_string());
+    handle.health.set("source_endpoint", upstream.current());
+    handle.health.set("kind", settings.kind.clone());
+    handle.health.set_serving(true);
+    tracing::info!(%flight_addr, %http_addr, source = %upstream.current(), kind = %settings.kind, mode = %settings.mode, workers, "processor serving");
+    Ok(Running {
+        flight_addr,
+        http_addr,
+        stats,
+        handle,
+        _upstream: upstream,
+    })
+}
+
+/// `stellarflow process`: serve until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let running = start(&config).await?;
+    crate::runtime::shutdown_signal().await;
+    running.shutdown().await;
+    tracing::info!("processor stopped");
+    Ok(())
+}

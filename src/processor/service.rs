@@ -1,0 +1,241 @@
+//! The processor's Flight service: for a ticket it asks the source for the
+//! same range, turns each ledger batch into an event batch covering the
+//! same ledgers (decoding and extracting on blocking threads, several
+//! batches at once, output in order), and serves it.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, FixedSizeBinaryArray};
+use arrow::datatypes::SchemaRef;
+use futures::StreamExt;
+use tokio::sync::watch;
+use tonic::Status;
+
+use super::batches::{contract_data_batch, ttp_batch};
+use super::contract_data;
+use super::filter::Filter;
+use super::stats::ProcessorStats;
+use super::ttp::{self, Mode};
+use crate::flight::{ledger_batches, BatchStream, LedgerBatch, RangeService, Ticket};
+use crate::schema::ledger::LedgerRows;
+use crate::stellar::ledger::LedgerView;
+use crate::stellar::{decode_ledger, Network};
+
+/// What the processor extracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Token-transfer events.
+    Ttp,
+    /// Contract-data changes.
+    ContractData,
+}
+
+/// How one ledger batch is processed.
+#[derive(Clone)]
+pub struct Extraction {
+    /// What to extract.
+    pub kind: Kind,
+    /// TTP mode.
+    pub mode: Mode,
+    /// The configured network (otherwise recognised from each ledger).
+    pub network: Option<Network>,
+    /// Run `verify` on every ledger.
+    pub verify: bool,
+    /// Which events to keep.
+    pub filter: Arc<Filter>,
+    /// XDR depth limit.
+    pub depth: u32,
+}
+
+impl Extraction {
+    /// The schema of the batches produced.
+    pub fn schema(&self) -> SchemaRef {
+        match self.kind {
+            Kind::Ttp => crate::schema::ttp::schema(),
+            Kind::ContractData => crate::schema::contract_data::schema(),
+        }
+    }
+
+    fn network(&self, ids: &FixedSizeBinaryArray, row: usize) -> Result<Network, Status> {
+        if let Some(network) = &self.network {
+            return Ok(network.clone());
+        }
+        let id: [u8; 32] = ids
+            .value(row)
+            .try_into()
+            .map_err(|_| Status::data_loss("network_id is not 32 bytes"))?;
+        Network::from_id(&id).ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "ledgers of an unknown network (id {}): pass --network with its passphrase",
+                hex::encode(id)
+            ))
+        })
+    }
+
+    /// Turns one `stellar_ledger` batch into an event batch over the same
+    /// ledgers.
+    pub fn process(
+        &self,
+        input: &LedgerBatch,
+        stats: &ProcessorStats,
+    ) -> Result<LedgerBatch, Status> {
+        let rows = LedgerRows::of(&input.batch)
+            .map_err(|e| Status::failed_precondition(format!("upstream {e}")))?;
+        let ids = input
+            .batch
+            .column_by_name("network_id")
+            .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
+            .ok_or_else(|| {
+                Status::failed_precondition("upstream stellar_ledger batch without network_id")
+            })?;
+        let mut events = Vec::new();
+        let mut changes = Vec::new();
+        for row in 0..rows.sequence.len() {
+            let sequence = rows.sequence.value(row);
+            let meta = decode_ledger(rows.ledger_xdr.value(row), self.depth)
+                .map_err(|e| Status::data_loss(format!("ledger {sequence}: {e}")))?;
+            match self.kind {
+                Kind::ContractData => {
+                    let found = contract_data::extract(&meta);
+                    stats.ledger(sequence, found.len(), "contract-data");
+                    changes.extend(found);
+                }
+                Kind::Ttp => {
+                    let network = self.network(ids, row)?;
+                    let view = LedgerView::new(&meta);
+                    let resolved = ttp::resolve(&view, self.mode);
+                    let extracted = ttp::extract(&meta, &network, resolved)
+                        .map_err(|e| Status::data_loss(e.to_string()))?;
+                    if self.verify {
+                        ttp::verify::verify(&view, &extracted).map_err(|e| {
+                            metrics::counter!("stellarflow_processor_verify_failures_total")
+                                .increment(1);
+                            Status::data_loss(format!("verify failed: {e}"))
+                        })?;
+                    }
+                    let kept: Vec<_> = extracted
+                        .into_iter()
+                        .filter(|e| self.filter.keep(e))
+                        .collect();
+                    let mode = if resolved == Mode::Unified {
+                        "unified"
+                    } else {
+                        "derived"
+                    };
+                    stats.ledger(sequence, kept.len(), mode);
+                    events.extend(kept);
+                }
+            }
+        }
+        let batch = match self.kind {
+            Kind::Ttp => ttp_batch(&events),
+            Kind::ContractData => contract_data_batch(&changes),
+        };
+        Ok(LedgerBatch {
+            batch,
+            meta: input.meta,
+        })
+    }
+}
+
+/// Serves event ranges.
+pub struct ProcessorService {
+    extraction: Extraction,
+    source: watch::Receiver<String>,
+    workers: usize,
+    bounds: (Option<u32>, Option<u32>),
+    stats: Arc<ProcessorStats>,
+}
+
+impl ProcessorService {
+    /// A service reading from the source at `source`.
+    pub fn new(
+        extraction: Extraction,
+        source: watch::Receiver<String>,
+        workers: usize,
+        bounds: (Option<u32>, Option<u32>),
+        stats: Arc<ProcessorStats>,
+    ) -> Self {
+        ProcessorService {
+            extraction,
+            source,
+            workers,
+            bounds,
+            stats,
+        }
+    }
+
+    /// The ticket clamped to `--start`/`--end`.
+    fn clamp(&self, ticket: Ticket) -> Result<Ticket, Status> {
+        let start = self.bounds.0.map_or(ticket.start, |s| ticket.start.max(s));
+        let end = match (ticket.end, self.bounds.1) {
+            (Some(e), Some(b)) => Some(e.min(b)),
+            (None, b) => b,
+            (e, None) => e,
+        };
+        if end.is_some_and(|e| start > e) {
+            return Err(Status::out_of_range(format!(
+                "ledgers {}..{:?} are outside this processor's range {:?}..{:?}",
+                ticket.start, ticket.end, self.bounds.0, self.bounds.1
+            )));
+        }
+        Ok(Ticket { start, end })
+    }
+}
+
+#[tonic::async_trait]
+impl RangeService for ProcessorService {
+    fn schema(&self) -> SchemaRef {
+        self.extraction.schema()
+    }
+
+    async fn available(&self) -> Result<Option<(u32, u32)>, Status> {
+        let endpoint = self.source.borrow().clone();
+        let mut client = crate::flight::connect(&endpoint)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let mut flights = client
+            .list_flights(arrow_flight::Criteria::default())
+            .await?
+            .into_inner();
+        while let Some(info) = flights.message().await? {
+            if let Some(descriptor) = info.flight_descriptor {
+                let ticket = Ticket::parse(&descriptor.cmd)?;
+                return Ok(ticket.end.map(|end| (ticket.start, end)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn stream(&self, ticket: Ticket) -> Result<BatchStream, Status> {
+        let ticket = self.clamp(ticket)?;
+        tracing::info!(start = ticket.start, end = ?ticket.end, "serving events");
+        let extraction = self.extraction.clone();
+        let stats = self.stats.clone();
+        let errors = self.stats.clone();
+        let batches = ledger_batches("source", self.source.clone(), ticket)
+            .map(move |item| {
+                let extraction = extraction.clone();
+                let stats = stats.clone();
+                async move {
+                    let input = item?;
+                    let rows = input.batch.num_rows() as i64;
+                    stats.inflight(rows);
+                    let done = stats.clone();
+                    let result = tokio::task::spawn_blocking(move || extraction.process(&input, &stats))
+                        .await
+                        .map_err(|e| Status::internal(format!("extraction thread failed: {e}")))?;
+                    done.inflight(-rows);
+                    result
+                }
+            })
+            .buffered(self.workers.max(1))
+            .inspect(move |item| {
+                if let Err(status) = item {
+                    errors.error();
+                    tracing::warn!(code = ?status.code(), message = %status.message(), "event stream failed");
+                }
+            });
+        Ok(batches.boxed())
+    }
+}

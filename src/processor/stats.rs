@@ -1,0 +1,105 @@
+//! The processor's counters, exported to Prometheus and sent with every
+//! heartbeat.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+/// Processor counters.
+pub struct ProcessorStats {
+    /// Events served (after filters).
+    pub events: AtomicU64,
+    /// Ledgers processed.
+    pub ledgers: AtomicU64,
+    /// Highest ledger processed.
+    pub current_ledger: AtomicU64,
+    /// Errors returned downstream.
+    pub errors: AtomicU64,
+    /// Ledgers being processed now.
+    pub inflight: AtomicU64,
+    /// Capacity reported for flow control.
+    pub max_inflight: AtomicU64,
+    /// Events and time at the last rate sample.
+    rate: Mutex<(Instant, u64, f64)>,
+}
+
+impl Default for ProcessorStats {
+    fn default() -> Self {
+        ProcessorStats {
+            events: AtomicU64::new(0),
+            ledgers: AtomicU64::new(0),
+            current_ledger: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            inflight: AtomicU64::new(0),
+            max_inflight: AtomicU64::new(0),
+            rate: Mutex::new((Instant::now(), 0, 0.0)),
+        }
+    }
+}
+
+impl ProcessorStats {
+    /// Counts one processed ledger and the events it produced.
+    pub fn ledger(&self, sequence: u32, events: usize, mode: &'static str) {
+        self.ledgers.fetch_add(1, Ordering::Relaxed);
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+        self.current_ledger
+            .fetch_max(u64::from(sequence), Ordering::Relaxed);
+        metrics::counter!("stellarflow_processor_ledgers_total", "mode" => mode).increment(1);
+        metrics::counter!("stellarflow_processor_events_total").increment(events as u64);
+        metrics::counter!("flowctl_pipeline_throughput_total").increment(events as u64);
+        metrics::gauge!("stellarflow_processor_current_ledger").set(f64::from(sequence));
+    }
+
+    /// Counts an error.
+    pub fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("stellarflow_processor_errors_total").increment(1);
+    }
+
+    /// Adjusts the in-flight count.
+    pub fn inflight(&self, delta: i64) {
+        if delta >= 0 {
+            self.inflight.fetch_add(delta as u64, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .inflight
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(delta.unsigned_abs()))
+                });
+        }
+        metrics::gauge!("stellarflow_processor_inflight")
+            .set(self.inflight.load(Ordering::Relaxed) as f64);
+    }
+
+    /// Events per second since the previous call (smoothed over ≥ 1 s).
+    pub fn events_per_second(&self) -> f64 {
+        let mut rate = self.rate.lock();
+        let now = Instant::now();
+        let events = self.events.load(Ordering::Relaxed);
+        let elapsed = now.duration_since(rate.0).as_secs_f64();
+        if elapsed >= 1.0 {
+            rate.2 = (events - rate.1) as f64 / elapsed;
+            *rate = (now, events, rate.2);
+        }
+        rate.2
+    }
+
+    /// The heartbeat metrics (issue 4's names).
+    pub fn heartbeat(&self) -> HashMap<String, f64> {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        [
+            ("events_processed_total", get(&self.events)),
+            ("events_per_second", self.events_per_second()),
+            ("ledgers_processed_total", get(&self.ledgers)),
+            ("current_ledger", get(&self.current_ledger)),
+            ("errors_total", get(&self.errors)),
+            ("current_inflight", get(&self.inflight)),
+            ("max_inflight", get(&self.max_inflight)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}

@@ -1,0 +1,285 @@
+//! The live side of the sink: WebSocket clients with their own filters,
+//! the most recent events for `/api/events`, and per-asset volumes over
+//! ledger-time windows for `/api/analytics`. A client that cannot keep up
+//! is disconnected with a close reason instead of slowing the pipeline.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Notify};
+
+use super::output::Output;
+use crate::flight::BatchMeta;
+
+/// What a client subscribes to; empty lists match everything.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// Event types.
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    /// SEP-11 assets (`native`, `CODE:ISSUER`).
+    #[serde(default)]
+    pub assets: Vec<String>,
+    /// Addresses, matched against `from` and `to`.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+}
+
+impl Subscription {
+    fn matches(&self, event: &Value) -> bool {
+        let field = |name: &str| event.get(name).and_then(Value::as_str);
+        let within = |list: &Vec<String>, value: Option<&str>| {
+            list.is_empty() || value.is_some_and(|v| list.iter().any(|x| x == v))
+        };
+        within(&self.event_types, field("event_type"))
+            && within(&self.assets, field("asset"))
+            && (self.accounts.is_empty()
+                || within(&self.accounts, field("from"))
+                || within(&self.accounts, field("to")))
+    }
+}
+
+/// One connected client.
+pub struct Client {
+    /// Its filter.
+    pub subscription: Mutex<Subscription>,
+    /// Events queued for it.
+    pub queue: mpsc::Sender<Arc<str>>,
+    /// Set when it fell behind and must be closed.
+    pub kicked: Notify,
+}
+
+#[derive(Default)]
+struct Bucket {
+    events: u64,
+    volume: BTreeMap<String, i128>,
+}
+
+/// Shared between the output (writer) and the HTTP API (readers).
+pub struct LiveFeed {
+    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    next_id: AtomicU64,
+    recent: Mutex<VecDeque<Value>>,
+    recent_capacity: usize,
+    queue_capacity: usize,
+    /// minute of ledger time → asset → bucket; the last hour is kept.
+    minutes: Mutex<BTreeMap<i64, HashMap<String, Bucket>>>,
+    /// Whether `/ws` is served (`--output websocket`).
+    pub websocket: bool,
+}
+
+impl LiveFeed {
+    /// A feed keeping `recent` events, queueing `queue` per client.
+    pub fn new(recent: usize, queue: usize, websocket: bool) -> Arc<Self> {
+        Arc::new(LiveFeed {
+            clients: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            recent: Mutex::new(VecDeque::with_capacity(recent.min(10_000))),
+            recent_capacity: recent,
+            queue_capacity: queue,
+            minutes: Mutex::new(BTreeMap::new()),
+            websocket,
+        })
+    }
+
+    /// Registers a client with its first filter; returns its id, handle
+    /// and queue.
+    pub fn connect(
+        &self,
+        subscription: Subscription,
+    ) -> (u64, Arc<Client>, mpsc::Receiver<Arc<str>>) {
+        let (queue, rx) = mpsc::channel(self.queue_capacity.max(1));
+        let client = Arc::new(Client {
+            subscription: Mutex::new(subscription),
+            queue,
+            kicked: Notify::new(),
+        });
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.clients.lock().insert(id, client.clone());
+        metrics::gauge!("stellarflow_sink_websocket_connections").set(self.connections() as f64);
+        (id, client, rx)
+    }
+
+    /// Forgets a client.
+    pub fn disconnect(&self, id: u64) {
+        self.clients.lock().remove(&id);
+        metrics::gauge!("stellarflow_sink_websocket_connections").set(self.connections() as f64);
+    }
+
+    /// Connected clients.
+    pub fn connections(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// The most recent events, newest last.
+    pub fn recent(&self, limit: usize) -> Vec<Value> {
+        let recent = self.recent.lock();
+        recent
+            .iter()
+            .skip(recent.len().saturating_sub(limit))
+            .cloned()
+            .collect()
+    }
+
+    /// Per-asset event counts and volumes per event type over the last
+    /// `minutes` minutes of ledger time (up to the newest ledger seen).
+    pub fn analytics(&self, minutes: i64) -> Value {
+        let buckets = self.minutes.lock();
+        let Some(newest) = buckets.keys().next_back().copied() else {
+            return json!({"window_minutes": minutes, "until": Value::Null, "assets": []});
+        };
+        let mut per_asset: BTreeMap<String, Bucket> = BTreeMap::new();
+        for (_, assets) in buckets.range(newest - minutes + 1..=newest) {
+            for (asset, bucket) in assets {
+                let total = per_asset.entry(asset.clone()).or_default();
+                total.events += bucket.events;
+                for (kind, amount) in &bucket.volume {
+                    *total.volume.entry(kind.clone()).or_default() += amount;
+                }
+            }
+        }
+        let until = chrono::DateTime::from_timestamp((newest + 1) * 60, 0).map(|t| t.to_rfc3339());
+        let assets: Vec<Value> = per_asset
+            .into_iter()
+            .map(|(asset, b)| {
+                let volume: BTreeMap<String, String> = b
+                    .volume
+                    .into_iter()
+                    .map(|(k, v)| (k, v.to_string()))
+                    .collect();
+                json!({"asset": asset, "events": b.events, "volume": volume})
+            })
+            .collect();
+        json!({"window_minutes": minutes, "until": until, "assets": assets})
+    }
+
+    fn publish(&self, events: Vec<Value>) {
+        {
+            let mut minutes = self.minutes.lock();
+            for e in &events {
+                let Some(closed) = e.get("closed_at").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Ok(t) = chrono::DateTime::parse_from_rfc3339(closed) else {
+                    continue;
+                };
+                let minute = t.timestamp().div_euclid(60);
+                let asset = e
+                    .get("asset")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(custom token)")
+                    .to_string();
+                let kind = e
+                    .get("event_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string();
+                let amount = e
+                    .get("amount")
+                    .and_then(Value::as_str)
+                    .and_then(|a| a.parse::<i128>().ok())
+                    .unwrap_or(0);
+                let bucket = minutes.entry(minute).or_default().entry(asset).or_default();
+                bucket.events += 1;
+                let slot = bucket.volume.entry(kind).or_default();
+                *slot = slot.saturating_add(amount);
+            }
+            if let Some(newest) = minutes.keys().next_back().copied() {
+                minutes.retain(|m, _| *m > newest - 60);
+            }
+        }
+        let clients: Vec<(u64, Arc<Client>)> = self
+            .clients
+            .lock()
+            .iter()
+            .map(|(id, c)| (*id, c.clone()))
+            .collect();
+        for event in &events {
+            if clients.is_empty() {
+                break;
+            }
+            let text: Arc<str> = Arc::from(event.to_string());
+            for (id, client) in &clients {
+                if !client.subscription.lock().matches(event) {
+                    continue;
+                }
+                if client.queue.try_send(text.clone()).is_err() {
+                    metrics::counter!("stellarflow_sink_websocket_slow_disconnects_total")
+                        .increment(1);
+                    tracing::warn!(client = id, "WebSocket client too slow; disconnecting it");
+                    client.kicked.notify_one();
+                    self.disconnect(*id);
+                }
+            }
+        }
+        let mut recent = self.recent.lock();
+        for event in events {
+            if recent.len() == self.recent_capacity {
+                recent.pop_front();
+            }
+            recent.push_back(event);
+        }
+    }
+}
+
+/// Rows of a batch as JSON objects (every field, nulls explicit).
+pub fn rows_as_json(batch: &RecordBatch) -> anyhow::Result<Vec<Value>> {
+    let mut buffer = Vec::new();
+    let mut writer = arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow::json::writer::JsonArray>(&mut buffer);
+    writer.write(batch)?;
+    writer.finish()?;
+    drop(writer);
+    if buffer.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(serde_json::from_slice(&buffer)?)
+}
+
+/// The feed as an output: no cursor, nothing to commit.
+pub struct LiveOutput {
+    feed: Arc<LiveFeed>,
+}
+
+impl LiveOutput {
+    /// An output publishing to `feed`.
+    pub fn new(feed: Arc<LiveFeed>) -> Self {
+        LiveOutput { feed }
+    }
+}
+
+impl Output for LiveOutput {
+    fn describe(&self) -> String {
+        "live feed (/ws, /api/events, /api/analytics)".into()
+    }
+
+    fn cursor(&self) -> Option<u32> {
+        None
+    }
+
+    fn write(&mut self, batch: &RecordBatch, _meta: BatchMeta) -> anyhow::Result<()> {
+        if batch.num_rows() > 0 {
+            self.feed.publish(rows_as_json(batch)?);
+        }
+        Ok(())
+    }
+
+    fn wants_commit(&self) -> bool {
+        false
+    }
+
+    fn pending(&self) -> bool {
+        false
+    }
+
+    fn commit(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}

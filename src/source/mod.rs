@@ -1,0 +1,214 @@
+//! `stellarflow source`: reads ledgers from a data lake or Stellar RPC and
+//! serves them over Arrow Flight (`stellar_ledger` rows) and flowctl's
+//! `LedgerSource.StreamRawLedgers`, registered with the control plane as a
+//! SOURCE.
+
+mod datalake;
+mod error;
+mod quarantine;
+mod raw_ledgers;
+mod rpc;
+mod service;
+mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+pub use datalake::DataLake;
+pub use error::SourceError;
+pub use rpc::Rpc;
+pub use service::SourceService;
+pub use stats::SourceStats;
+
+use crate::config::{Config, Role};
+use crate::flight::{serve_flight_grpc, FlightServer, Ticket};
+use crate::flowctl::proto::flowctl::ledger_source_server::LedgerSourceServer;
+use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
+use crate::flowctl::{FLIGHT_ENDPOINT_KEY, NETWORK_KEY, STELLAR_LEDGER_EVENT};
+use crate::runtime::RoleHandle;
+use crate::stellar::{LedgerSummary, Network};
+use crate::telemetry::{admin_router, install_metrics, serve_http};
+
+/// One ledger as the source serves it.
+#[derive(Debug, Clone)]
+pub struct SourcedLedger {
+    /// Its summary.
+    pub summary: LedgerSummary,
+    /// The raw `LedgerCloseMeta` XDR.
+    pub xdr: Bytes,
+}
+
+/// Where ledgers come from.
+pub enum Backend {
+    /// A SEP-54 data lake.
+    Lake(Arc<DataLake>),
+    /// A Stellar RPC server.
+    Rpc(Arc<Rpc>),
+}
+
+impl Backend {
+    /// Opens the backend the settings name.
+    pub async fn open(config: &Config, stats: Arc<SourceStats>) -> anyhow::Result<Self> {
+        let settings = &config.settings.source;
+        match (&settings.datalake, &settings.rpc_url) {
+            (Some(lake), None) => Ok(Backend::Lake(Arc::new(DataLake::open(lake, settings, stats).await?))),
+            (None, Some(url)) => Ok(Backend::Rpc(Arc::new(Rpc::open(url, settings, stats).await?))),
+            (Some(_), Some(_)) => anyhow::bail!("set either --datalake or --rpc-url, not both"),
+            (None, None) => anyhow::bail!(
+                "no ledger backend: pass --datalake DIR|s3://..|gs://.. or --rpc-url URL (or `stellarflow generate --out DIR` to make a lake)"
+            ),
+        }
+    }
+
+    /// The network served.
+    pub fn network(&self) -> &Network {
+        match self {
+            Backend::Lake(lake) => lake.network(),
+            Backend::Rpc(rpc) => rpc.network(),
+        }
+    }
+
+    /// `datalake` or `rpc`, and where.
+    pub fn describe(&self) -> (&'static str, String) {
+        match self {
+            Backend::Lake(lake) => ("datalake", lake.url().to_string()),
+            Backend::Rpc(rpc) => ("rpc", rpc.url().to_string()),
+        }
+    }
+
+    /// Ledgers of `ticket`, in order; errors are items.
+    pub fn stream(&self, ticket: Ticket) -> BoxStream<'static, Result<SourcedLedger, SourceError>> {
+        match self {
+            Backend::Lake(lake) => lake.clone().stream(ticket),
+            Backend::Rpc(rpc) => rpc.clone().stream(ticket),
+        }
+    }
+
+    /// The range available now.
+    pub async fn available(&self) -> Result<Option<(u32, u32)>, SourceError> {
+        match self {
+            Backend::Lake(lake) => lake.available().await,
+            Backend::Rpc(rpc) => rpc.available().await,
+        }
+    }
+}
+
+/// A source serving in this process.
+pub struct Running {
+    /// Bound Flight (and LedgerSource) address.
+    pub flight_addr: SocketAddr,
+    /// Bound HTTP address.
+    pub http_addr: SocketAddr,
+    /// Counters.
+    pub stats: Arc<SourceStats>,
+    handle: RoleHandle,
+}
+
+impl Running {
+    /// Resolves when a stop was asked (the `Shutdown` RPC).
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.handle.stopper.stopped()
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+/// Opens the backend and starts serving.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let settings = &config.settings.source;
+    let metrics = install_metrics();
+    let stats = Arc::new(SourceStats::default());
+    stats.max_inflight.store(
+        u64::from(settings.max_inflight),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let backend = Arc::new(Backend::open(config, stats.clone()).await?);
+    let mut handle = RoleHandle::new(Role::Source.component_id());
+    let service = Arc::new(SourceService::new(
+        backend.clone(),
+        stats.clone(),
+        settings,
+    )?);
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let raw = raw_ledgers::RawLedgerService::new(backend.clone(), handle.stopper.clone());
+    let router = crate::flight::server_builder()
+        .add_service(health_service)
+        .add_service(FlightServer::new(service.clone(), handle.stopper.clone()).into_grpc())
+        .add_service(LedgerSourceServer::new(raw));
+    let (flight_addr, grpc_task) =
+        serve_flight_grpc(&settings.flight_addr, router, handle.stopper.stopped()).await?;
+    handle.add_task(grpc_task);
+    let (http_addr, http_task) = serve_http(
+        &settings.http_addr,
+        admin_router(handle.health.clone(), metrics),
+        handle.stopper.stopped(),
+    )
+    .await?;
+    handle.add_task(http_task);
+
+    let (kind, location) = backend.describe();
+    let info = ServiceInfo {
+        service_type: ServiceType::Source as i32,
+        output_event_types: vec![STELLAR_LEDGER_EVENT.into()],
+        health_endpoint: format!("http://{http_addr}/health"),
+        max_inflight: settings.max_inflight as i32,
+        metadata: [
+            (FLIGHT_ENDPOINT_KEY.to_string(), flight_addr.to_string()),
+            (
+                NETWORK_KEY.to_string(),
+                backend.network().passphrase.clone(),
+            ),
+            ("backend".to_string(), kind.to_string()),
+            ("location".to_string(), location.clone()),
+        ]
+        .into(),
+        component_id: Role::Source.component_id().into(),
+        ..Default::default()
+    };
+    let heartbeat_stats = stats.clone();
+    handle
+        .join_control_plane(
+            &config.settings.flowctl,
+            info,
+            Arc::new(move || heartbeat_stats.heartbeat()),
+        )
+        .await?;
+    if let Some(controller) = &handle.controller {
+        service.follow_flow_control(controller.flow_signal());
+    }
+    handle.health.set("flight_addr", flight_addr.to_string());
+    handle
+        .health
+        .set("network", backend.network().name().to_string());
+    handle.health.set("backend", format!("{kind} {location}"));
+    handle.health.set_serving(true);
+    tracing::info!(%flight_addr, %http_addr, backend = %kind, %location, "source serving");
+    Ok(Running {
+        flight_addr,
+        http_addr,
+        stats,
+        handle,
+    })
+}
+
+/// `stellarflow source`: serve until SIGINT/SIGTERM or a `Shutdown` RPC.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let running = start(&config).await?;
+    tokio::select! {
+        _ = crate::runtime::shutdown_signal() => {}
+        _ = running.stopped() => tracing::info!("Shutdown requested over gRPC"),
+    }
+    running.shutdown().await;
+    tracing::info!("source stopped");
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The source's Flight service: ledgers from the backend grouped into
+//! `stellar_ledger` batches of about 1 MB (whatever is ready, never waiting
+//! to fill a batch), bad ledgers skipped into quarantine under
+//! `--on-error skip`, and producers slowed while the control plane signals
+//! backpressure.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::SchemaRef;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tonic::Status;
+
+use super::error::SourceError;
+use super::quarantine::Quarantine;
+use super::stats::SourceStats;
+use super::{Backend, SourcedLedger};
+use crate::config::SourceSettings;
+use crate::flight::{BatchMeta, BatchStream, LedgerBatch, RangeService, Ticket};
+use crate::flowctl::FlowSignal;
+use crate::schema::ledger::{schema, LedgerRowsBuilder};
+
+/// Target Flight batch size.
+const BATCH_BYTES: usize = 1 << 20;
+/// Most ledgers in one batch.
+const BATCH_LEDGERS: usize = 512;
+
+/// Serves ledger ranges.
+pub struct SourceService {
+    backend: Arc<Backend>,
+    stats: Arc<SourceStats>,
+    quarantine: Option<Arc<Quarantine>>,
+    flow: Mutex<Option<watch::Receiver<FlowSignal>>>,
+    max_rate: u32,
+}
+
+impl SourceService {
+    /// A service over `backend`; `--on-error skip` opens the quarantine.
+    pub fn new(
+        backend: Arc<Backend>,
+        stats: Arc<SourceStats>,
+        settings: &SourceSettings,
+    ) -> anyhow::Result<Self> {
+        let quarantine = match settings.on_error.as_str() {
+            "skip" => {
+                let quarantine = Quarantine::open(std::path::Path::new(&settings.state_dir))?;
+                tracing::info!(path = %quarantine.path().display(), "--on-error skip: bad ledgers are recorded here");
+                Some(Arc::new(quarantine))
+            }
+            _ => None,
+        };
+        Ok(SourceService {
+            backend,
+            stats,
+            quarantine,
+            flow: Mutex::new(None),
+            max_rate: settings.max_rate,
+        })
+    }
+
+    /// Slows producers while `signal` advises it.
+    pub fn follow_flow_control(&self, signal: watch::Receiver<FlowSignal>) {
+        *self.flow.lock() = Some(signal);
+    }
+
+    /// Ledgers of `ticket` with skippable errors turned into quarantine
+    /// records when `--on-error skip` is set.
+    pub fn ledgers(
+        &self,
+        ticket: Ticket,
+    ) -> BoxStream<'static, Result<SourcedLedger, SourceError>> {
+        let quarantine = self.quarantine.clone();
+        let stats = self.stats.clone();
+        paced(self.backend.stream(ticket), self.max_rate)
+            .filter_map(move |item| {
+                let out = match (item, &quarantine) {
+                    (Err(e), Some(q)) if e.skippable().is_some() => {
+                        stats.skipped(q.record(&e));
+                        None
+                    }
+                    (item, _) => Some(item),
+                };
+                futures::future::ready(out)
+            })
+            .boxed()
+    }
+}
+
+/// Releases at most `rate` items per second (`0`: no limit). Read-ahead
+/// below keeps working, so a paced replay still reads in parallel.
+fn paced<T: Send + 'static>(items: BoxStream<'static, T>, rate: u32) -> BoxStream<'static, T> {
+    if rate == 0 {
+        return items;
+    }
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    futures::stream::unfold((items, ticks), |(mut items, mut ticks)| async move {
+        ticks.tick().await;
+        let item = items.next().await?;
+        Some((item, (items, ticks)))
+    })
+    .boxed()
+}
+
+struct Batcher {
+    ledgers: BoxStream<'static, Result<SourcedLedger, SourceError>>,
+    network_id: [u8; 32],
+    stats: Arc<SourceStats>,
+    flow: Option<watch::Receiver<FlowSignal>>,
+    pending_error: Option<Status>,
+    done: bool,
+}
+
+impl Batcher {
+    /// The next batch: waits for one ledger, then takes whatever else is
+    /// ready up to the size limits.
+    async fn next(&mut self) -> Option<Result<LedgerBatch, Status>> {
+        if let Some(status) = self.pending_error.take() {
+            self.done = true;
+            return Some(Err(status));
+        }
+        if self.done {
+            return None;
+        }
+        let started = Instant::now();
+        let mut rows = LedgerRowsBuilder::default();
+        let mut range = (0, 0);
+        match self.ledgers.next().await {
+            None => return None,
+            Some(Err(e)) => {
+                self.stats.error();
+                self.done = true;
+                return Some(Err(e.status()));
+            }
+            Some(Ok(ledger)) => self.take(ledger, &mut rows, &mut range),
+        }
+        while rows.bytes() < BATCH_BYTES && rows.len() < BATCH_LEDGERS {
+            match self.ledgers.next().now_or_never() {
+                Some(Some(Ok(ledger))) => self.take(ledger, &mut rows, &mut range),
+                Some(Some(Err(e))) => {
+                    self.stats.error();
+                    self.pending_error = Some(e.status());
+                    break;
+                }
+                Some(None) => {
+                    self.done = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        metrics::histogram!("stellarflow_source_batch_seconds")
+            .record(started.elapsed().as_secs_f64());
+        throttle(self.flow.clone(), started.elapsed()).await;
+        let meta = BatchMeta {
+            first_ledger: range.0,
+            last_ledger: range.1,
+        };
+        Some(Ok(LedgerBatch {
+            batch: rows.finish(),
+            meta,
+        }))
+    }
+
+    fn take(&self, ledger: SourcedLedger, rows: &mut LedgerRowsBuilder, range: &mut (u32, u32)) {
+        if rows.is_empty() {
+            range.0 = ledger.summary.sequence;
+        }
+        range.1 = ledger.summary.sequence;
+        rows.push(&ledger.summary, &self.network_id, &ledger.xdr);
+        self.stats.inflight(-1);
+        self.stats.sent(ledger.summary.sequence, ledger.xdr.len());
+    }
+}
+
+/// Under backpressure at rate r, spends (1/r - 1) × the work time idle.
+async fn throttle(flow: Option<watch::Receiver<FlowSignal>>, worked: Duration) {
+    let Some(flow) = flow else { return };
+    let rate = flow.borrow().throttle_rate;
+    if rate < 1.0 && rate > 0.0 {
+        let pause = worked.mul_f64(1.0 / rate - 1.0).min(Duration::from_secs(1));
+        tokio::time::sleep(pause.max(Duration::from_millis(5))).await;
+    }
+}
+
+#[tonic::async_trait]
+impl RangeService for SourceService {
+    fn schema(&self) -> SchemaRef {
+        schema()
+    }
+
+    async fn available(&self) -> Result<Option<(u32, u32)>, Status> {
+        self.backend.available().await.map_err(|e| e.status())
+    }
+
+    async fn stream(&self, ticket: Ticket) -> Result<BatchStream, Status> {
+        tracing::info!(start = ticket.start, end = ?ticket.end, "serving ledgers");
+        let batcher = Batcher {
+            ledgers: self.ledgers(ticket),
+            network_id: self.backend.network().id,
+            stats: self.stats.clone(),
+            flow: self.flow.lock().clone(),
+            pending_error: None,
+            done: false,
+        };
+        Ok(futures::stream::unfold(batcher, |mut b| async move {
+            b.next().await.map(|item| (item, b))
+        })
+        .boxed())
+    }
+}

@@ -1,0 +1,87 @@
+//! The source's counters: exported to Prometheus as they change and sent to
+//! the control plane with every heartbeat.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Source counters.
+#[derive(Default)]
+pub struct SourceStats {
+    /// Ledgers sent to consumers.
+    pub ledgers: AtomicU64,
+    /// Highest ledger sent.
+    pub current_ledger: AtomicU64,
+    /// Bytes read from storage or RPC.
+    pub bytes_read: AtomicU64,
+    /// Errors returned to consumers.
+    pub errors: AtomicU64,
+    /// Ledgers skipped under `--on-error skip`.
+    pub skipped: AtomicU64,
+    /// Ledgers decoded but not yet sent.
+    pub inflight: AtomicU64,
+    /// Capacity reported for flow control.
+    pub max_inflight: AtomicU64,
+}
+
+impl SourceStats {
+    /// Counts a ledger sent.
+    pub fn sent(&self, ledger: u32, xdr_bytes: usize) {
+        self.ledgers.fetch_add(1, Ordering::Relaxed);
+        self.current_ledger
+            .fetch_max(u64::from(ledger), Ordering::Relaxed);
+        metrics::counter!("stellarflow_source_ledgers_total").increment(1);
+        metrics::counter!("stellarflow_source_xdr_bytes_total").increment(xdr_bytes as u64);
+        metrics::gauge!("stellarflow_source_current_ledger").set(f64::from(ledger));
+    }
+
+    /// Counts bytes read.
+    pub fn read(&self, bytes: usize) {
+        self.bytes_read.fetch_add(bytes as u64, Ordering::Relaxed);
+        metrics::counter!("stellarflow_source_bytes_read_total").increment(bytes as u64);
+    }
+
+    /// Counts an error.
+    pub fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("stellarflow_source_errors_total").increment(1);
+    }
+
+    /// Counts skipped ledgers.
+    pub fn skipped(&self, count: u64) {
+        self.skipped.fetch_add(count, Ordering::Relaxed);
+        metrics::counter!("stellarflow_source_ledgers_skipped_total").increment(count);
+    }
+
+    /// Adjusts the in-flight count.
+    pub fn inflight(&self, delta: i64) {
+        let now = if delta >= 0 {
+            self.inflight.fetch_add(delta as u64, Ordering::Relaxed) + delta as u64
+        } else {
+            let d = delta.unsigned_abs();
+            self.inflight
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(d))
+                })
+                .unwrap_or(0)
+                .saturating_sub(d)
+        };
+        metrics::gauge!("stellarflow_source_inflight").set(now as f64);
+    }
+
+    /// The heartbeat metrics (issue 3's names).
+    pub fn heartbeat(&self) -> HashMap<String, f64> {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        [
+            ("ledgers_processed_total", get(&self.ledgers)),
+            ("current_ledger", get(&self.current_ledger)),
+            ("bytes_read_total", get(&self.bytes_read)),
+            ("errors_total", get(&self.errors)),
+            ("ledgers_skipped_total", get(&self.skipped)),
+            ("current_inflight", get(&self.inflight)),
+            ("max_inflight", get(&self.max_inflight)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}

@@ -1,0 +1,166 @@
+//! Decoding data-lake objects: zstd decompression with a size cap, then the
+//! `LedgerCloseMetaBatch` XDR with a depth limit. Each ledger keeps the exact
+//! bytes it was decoded from (a zero-copy slice), so serving `ledger_xdr`
+//! never re-encodes.
+
+use std::io::{Cursor, Read};
+
+use bytes::Bytes;
+use stellar_xdr::{LedgerCloseMeta, Limited, Limits, ReadXdr};
+
+use super::ledger::LedgerView;
+
+/// Largest decompressed object accepted; a real pubnet ledger is ~1.5 MB and
+/// this leaves room for large batches while stopping a zstd bomb.
+pub const MAX_DECOMPRESSED: usize = 1 << 30;
+
+/// Why an object or ledger could not be decoded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DecodeError {
+    /// Not a valid zstd stream.
+    #[error("corrupt zstd data: {0}")]
+    Zstd(String),
+    /// Decompresses to more than `MAX_DECOMPRESSED`.
+    #[error("decompresses to more than {0} bytes")]
+    TooLarge(usize),
+    /// Invalid or truncated XDR.
+    #[error("invalid XDR{}: {error}", ledger.map(|l| format!(" in ledger {l}")).unwrap_or_default())]
+    Xdr {
+        /// The ledger being decoded, when known.
+        ledger: Option<u32>,
+        /// What stellar-xdr reported.
+        error: String,
+    },
+    /// The batch's own sequence numbers disagree with its content.
+    #[error("batch says ledgers {start}-{end} but {detail}")]
+    Inconsistent {
+        /// Batch start.
+        start: u32,
+        /// Batch end.
+        end: u32,
+        /// What disagrees.
+        detail: String,
+    },
+}
+
+/// One decoded ledger and the bytes it came from.
+#[derive(Debug, Clone)]
+pub struct DecodedLedger {
+    /// Ledger sequence from its header.
+    pub sequence: u32,
+    /// The raw `LedgerCloseMeta` XDR.
+    pub xdr: Bytes,
+    /// The decoded meta.
+    pub meta: LedgerCloseMeta,
+}
+
+/// A decoded `LedgerCloseMetaBatch`.
+#[derive(Debug, Clone)]
+pub struct DecodedBatch {
+    /// `startSequence`.
+    pub start: u32,
+    /// `endSequence`.
+    pub end: u32,
+    /// The ledgers, in order.
+    pub ledgers: Vec<DecodedLedger>,
+}
+
+/// Decompresses a zstd object, refusing output beyond `limit` bytes.
+pub fn decompress(compressed: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    let decoder = zstd::stream::read::Decoder::new(compressed)
+        .map_err(|e| DecodeError::Zstd(e.to_string()))?;
+    let mut out = Vec::with_capacity(compressed.len() * 6);
+    decoder
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Zstd(e.to_string()))?;
+    if out.len() > limit {
+        return Err(DecodeError::TooLarge(limit));
+    }
+    Ok(out)
+}
+
+fn read_u32(raw: &[u8], at: usize) -> Option<u32> {
+    raw.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Decodes a `LedgerCloseMetaBatch`, checking that the ledgers are the
+/// consecutive sequence its header announces.
+pub fn decode_batch(raw: Bytes, depth: u32) -> Result<DecodedBatch, DecodeError> {
+    let truncated = |what: &str| DecodeError::Xdr {
+        ledger: None,
+        error: format!("truncated batch: no room for {what}"),
+    };
+    let start = read_u32(&raw, 0).ok_or_else(|| truncated("startSequence"))?;
+    let end = read_u32(&raw, 4).ok_or_else(|| truncated("endSequence"))?;
+    let count = read_u32(&raw, 8).ok_or_else(|| truncated("the ledger count"))? as usize;
+    if end < start || (end - start) as usize + 1 != count {
+        return Err(DecodeError::Inconsistent {
+            start,
+            end,
+            detail: format!("holds {count} ledgers"),
+        });
+    }
+    let mut ledgers = Vec::with_capacity(count);
+    let mut offset = 12usize;
+    for index in 0..count {
+        let expected = start + index as u32;
+        let rest = &raw[offset.min(raw.len())..];
+        let mut reader = Limited::new(
+            Cursor::new(rest),
+            Limits {
+                depth,
+                len: rest.len(),
+            },
+        );
+        let meta = LedgerCloseMeta::read_xdr(&mut reader).map_err(|e| DecodeError::Xdr {
+            ledger: Some(expected),
+            error: e.to_string(),
+        })?;
+        let used = reader.inner.position() as usize;
+        let sequence = LedgerView::new(&meta).sequence();
+        if sequence != expected {
+            return Err(DecodeError::Inconsistent {
+                start,
+                end,
+                detail: format!("ledger #{index} has sequence {sequence}, expected {expected}"),
+            });
+        }
+        ledgers.push(DecodedLedger {
+            sequence,
+            xdr: raw.slice(offset..offset + used),
+            meta,
+        });
+        offset += used;
+    }
+    if offset != raw.len() {
+        return Err(DecodeError::Xdr {
+            ledger: None,
+            error: format!(
+                "{} bytes left over after the last ledger",
+                raw.len() - offset
+            ),
+        });
+    }
+    Ok(DecodedBatch {
+        start,
+        end,
+        ledgers,
+    })
+}
+
+/// Decodes one `LedgerCloseMeta`, requiring every byte to be used.
+pub fn decode_ledger(xdr: &[u8], depth: u32) -> Result<LedgerCloseMeta, DecodeError> {
+    LedgerCloseMeta::from_xdr(
+        xdr,
+        Limits {
+            depth,
+            len: xdr.len(),
+        },
+    )
+    .map_err(|e| DecodeError::Xdr {
+        ledger: None,
+        error: e.to_string(),
+    })
+}

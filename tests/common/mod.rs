@@ -1,0 +1,280 @@
+//! Helpers shared by the integration tests: configurations built in code,
+//! in-process servers on free ports, the binary under test, fixtures, and
+//! the Python tools interoperability tests use.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use stellarflow::config::{self, Config, FlagValue, LoadOptions, Role};
+
+/// The `stellarflow` executable cargo built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_stellarflow"))
+}
+
+/// A role's configuration from defaults plus `flags` (key, value) pairs;
+/// the process environment is ignored so tests are hermetic.
+pub fn config(role: Role, flags: &[(&'static str, &str)]) -> Config {
+    stellarflow::runtime::install_tls_provider();
+    let flags = flags
+        .iter()
+        .map(|(key, value)| FlagValue::new(key, "--test", *value))
+        .collect();
+    config::load(
+        role,
+        LoadOptions {
+            profile: None,
+            file: None,
+            flags,
+            env: &|_| None,
+        },
+    )
+    .unwrap_or_else(|e| panic!("test configuration rejected: {e}"))
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// `../shared/stellar-fixtures`, or `None` with a printed reason.
+pub fn fixtures() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/stellar-fixtures");
+    if dir.join("lake/.config.json").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: {} is absent; tests on real pubnet ledgers are skipped",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Whether we run under CI, where every tool `.ci/run` installs must exist.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A Python interpreter that can import every module in `modules`. Outside
+/// CI a missing module skips the test with a printed reason; under CI it
+/// fails, because `.ci/run` installs them.
+pub fn python_with(modules: &[&str]) -> Option<String> {
+    for python in ["python3", "python"] {
+        let script = modules
+            .iter()
+            .map(|m| format!("import {m}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let ok = Command::new(python)
+            .args(["-c", &script])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(python.to_string());
+        }
+    }
+    let reason = format!(
+        "Python modules {modules:?} are not installed (pip install -r tests/python/requirements.txt)"
+    );
+    if in_ci() {
+        panic!("{reason}; .ci/run should have installed them");
+    }
+    eprintln!("SKIP: {reason}");
+    None
+}
+
+/// Path of a file under `tests/`.
+pub fn test_file(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel)
+}
+
+/// Generates a small synthetic lake into `dir` (standalone network).
+pub fn generate_lake(dir: &std::path::Path, start: u32, count: u32) {
+    let options = stellarflow::stellar::generator::GeneratorOptions::new(start, count, 7);
+    stellarflow::stellar::generator::write_lake(&options, dir, None).expect("generate lake");
+}
+
+/// Starts a source in this process over `lake` on free ports.
+pub async fn start_source(
+    lake: &str,
+    extra: &[(&'static str, &str)],
+) -> anyhow::Result<stellarflow::source::Running> {
+    let mut flags = vec![
+        ("source.datalake", lake),
+        ("source.flight_addr", "127.0.0.1:0"),
+        ("source.http_addr", "127.0.0.1:0"),
+    ];
+    flags.extend_from_slice(extra);
+    stellarflow::source::start(&config(Role::Source, &flags)).await
+}
+
+/// Reads a whole range from a Flight endpoint with our own client.
+pub async fn read_range(
+    endpoint: &str,
+    ticket: stellarflow::flight::Ticket,
+) -> Result<Vec<stellarflow::flight::LedgerBatch>, stellarflow::flight::FlightClientError> {
+    use futures::TryStreamExt;
+    stellarflow::flight::fetch(endpoint, ticket)
+        .await?
+        .try_collect()
+        .await
+}
+
+/// One real ledger of the fixture lake, decoded.
+pub fn fixture_ledger(fixtures: &std::path::Path, sequence: u32) -> stellar_xdr::LedgerCloseMeta {
+    let layout = stellarflow::stellar::LakeLayout {
+        ledgers_per_batch: 1,
+        batches_per_partition: 64000,
+    };
+    let path = fixtures
+        .join("lake")
+        .join(layout.object_key(sequence, "xdr.zst"));
+    let compressed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let raw = stellarflow::stellar::decompress(&compressed, 1 << 30).unwrap();
+    let mut batch = stellarflow::stellar::decode_batch(raw.into(), 500).unwrap();
+    batch.ledgers.remove(0).meta
+}
+
+/// Every ledger of the fixture lake.
+pub const FIXTURE_LEDGERS: [u32; 11] = [
+    6154623, 16154623, 26154623, 36154623, 46154623, 51000294, 53312000, 57500008, 63092988,
+    63092990, 63092996,
+];
+
+/// Starts a processor in this process reading from `source`.
+pub async fn start_processor(
+    source: &str,
+    extra: &[(&'static str, &str)],
+) -> anyhow::Result<stellarflow::processor::Running> {
+    let mut flags = vec![
+        ("processor.source_endpoint", source),
+        ("processor.flight_addr", "127.0.0.1:0"),
+        ("processor.http_addr", "127.0.0.1:0"),
+    ];
+    flags.extend_from_slice(extra);
+    stellarflow::processor::start(&config(Role::Processor, &flags)).await
+}
+
+/// A column of a batch as strings (nulls as "").
+pub fn strings(batch: &arrow::array::RecordBatch, name: &str) -> Vec<String> {
+    use arrow::array::{Array, StringArray};
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let column = column.as_any().downcast_ref::<StringArray>().unwrap();
+    (0..column.len())
+        .map(|i| {
+            if column.is_null(i) {
+                String::new()
+            } else {
+                column.value(i).to_string()
+            }
+        })
+        .collect()
+}
+
+/// The PostgreSQL the tests use; a test that needs it fails with the reason
+/// when it is unreachable (`.ci/run` starts it).
+pub fn postgres_url() -> String {
+    std::env::var("STELLARFLOW_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A connected PostgreSQL client, or a panic that says why.
+pub async fn postgres() -> tokio_postgres::Client {
+    let url = postgres_url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is needed by this test and is unreachable: {e} (run scripts/test, which starts it)"));
+    tokio::spawn(connection);
+    client
+}
+
+/// A table name unique to this test run.
+pub fn unique_table(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Every event of a generated lake (seed 7) in ledgers `from..=to`, as
+/// (event_id, amount).
+pub fn generated_events(start: u32, count: u32, from: u32, to: u32) -> Vec<(String, String)> {
+    use stellarflow::processor::ttp::{self, Mode};
+    let options = stellarflow::stellar::generator::GeneratorOptions::new(start, count, 7);
+    stellarflow::stellar::generator::ledgers(&options)
+        .filter(|l| {
+            (from..=to).contains(&stellarflow::stellar::LedgerView::new(&l.meta).sequence())
+        })
+        .flat_map(|l| ttp::extract(&l.meta, &options.network, Mode::Auto).unwrap())
+        .map(|e| (e.event_id(), e.amount.to_string()))
+        .collect()
+}
+
+/// (event_id, amount) of every row in the Parquet files under `dir`.
+pub fn parquet_events(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for path in files_with(dir, "parquet") {
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            out.extend(
+                strings(&batch, "event_id")
+                    .into_iter()
+                    .zip(strings(&batch, "amount")),
+            );
+        }
+    }
+    out
+}
+
+/// (event_id, amount) of every line of the JSONL files under `dir`.
+pub fn jsonl_events(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for path in files_with(dir, "jsonl") {
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            out.push((
+                v["event_id"].as_str().unwrap().to_string(),
+                v["amount"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// Files under `dir` with extension `ext` (recursively).
+pub fn files_with(dir: &std::path::Path, ext: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found
+}
