@@ -50,10 +50,21 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether a process is alive.
+/// Whether a process is alive. A zombie (exited, not yet reaped by its
+/// parent) is not: `pipeline stop` must not wait for a parent's `wait`.
 pub fn alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks that the pid exists.
-    pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0
+    let exists = pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0;
+    exists && !zombie(pid)
+}
+
+fn zombie(pid: u32) -> bool {
+    // The state letter follows the command name, which may hold spaces or
+    // parentheses, so split at the last ") ".
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat.rsplit_once(") ")?.1.starts_with('Z')))
+        .unwrap_or(false)
 }
 
 /// A log line as the pipeline shows it: `role         | line`.

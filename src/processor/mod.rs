@@ -182,7 +182,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let running = start(&config).await?;
     crate::runtime::shutdown_signal().await;
+    let stats = running.stats.clone();
     running.shutdown().await;
-    tracing::info!("processor stopped");
+    // The totals let an operator (and the pipeline tests) check a run's
+    // output against what the processor itself extracted.
+    tracing::info!(
+        ledgers = stats.ledgers.load(std::sync::atomic::Ordering::Relaxed),
+        events = stats.events.load(std::sync::atomic::Ordering::Relaxed),
+        "processor stopped"
+    );
     Ok(())
 }
