@@ -558,7 +558,18 @@ impl SinkArgs {
 
 /// `stellarflow pipeline`.
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
+  stellarflow pipeline
+      generate 200 synthetic ledgers, write their token transfers to ./data as Parquet, print a summary
+  stellarflow pipeline --profile production --datalake s3://aws-public-blockchain/v1.1/stellar/ledgers/pubnet \\
+      --s3-anonymous --s3-region us-east-2 --network pubnet --start 58000000 --end 58000999 --output parquet:./pubnet
+  stellarflow pipeline --rpc-url https://rpc.example.org --network testnet --output websocket
+      follow testnet live and serve a WebSocket feed on the sink's HTTP address (/ws)
+  stellarflow pipeline status | health | stop | logs sink --follow
+      from another terminal (same --state-dir)"
+)]
 pub struct PipelineArgs {
     /// Inspect or control a running pipeline from another terminal
     #[command(subcommand)]
@@ -583,6 +594,9 @@ pub struct PipelineRunArgs {
     /// Read a public S3 bucket without credentials
     #[arg(long)]
     pub s3_anonymous: bool,
+    /// S3 region of the data lake (the public pubnet lake is in us-east-2)
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
     /// Source serves at most N ledgers per second [default: 0 = unlimited]
     #[arg(long, value_name = "N")]
     pub max_rate: Option<u32>,
@@ -631,6 +645,7 @@ impl PipelineRunArgs {
             "--s3-anonymous",
             self.s3_anonymous,
         );
+        opt(&mut out, "source.s3_region", "--s3-region", &self.s3_region);
         opt_num(&mut out, "source.max_rate", "--max-rate", &self.max_rate);
         opt(&mut out, "sink.start", "--start", &self.start);
         opt(&mut out, "sink.end", "--end", &self.end);
@@ -813,6 +828,9 @@ pub struct ConfigArgs {
 pub enum ConfigAction {
     /// Print every effective value and the layer that set it
     Show(ConfigShowArgs),
+    /// Print every setting (key, environment variables, default, accepted
+    /// values) as Markdown: the README's configuration reference
+    Reference,
 }
 
 /// `config show`.

@@ -66,6 +66,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             stellarflow::bench::run(args).await?
         }
         Command::Config(args) => match args.action {
+            ConfigAction::Reference => print!("{}", stellarflow::config::reference_markdown()),
             ConfigAction::Show(show) => {
                 let role = Role::parse(&show.role).ok_or_else(|| {
                     ConfigError(format!(

@@ -4,11 +4,13 @@
 //! what `stellarflow config show` prints.
 
 mod layers;
+mod reference;
 mod settings;
 mod typed;
 mod validate;
 
 pub use layers::{builtin_profiles, FlagValue, Origin};
+pub use reference::{env_names, markdown as reference_markdown};
 pub use settings::{find as find_setting, Kind, Setting, SETTINGS};
 pub use typed::*;
 pub use validate::{is_endpoint, is_host_port, parse_bool, parse_duration};
@@ -167,6 +169,18 @@ pub struct Config {
     pub settings: Settings,
     /// Every setting with its value and origin, in table order.
     pub resolved: Vec<Resolved>,
+}
+
+impl Config {
+    /// Where the value of `key` came from (`Origin::Default` for an
+    /// unknown key).
+    pub fn origin(&self, key: &str) -> Origin {
+        self.resolved
+            .iter()
+            .find(|r| r.setting.key == key)
+            .map(|r| r.origin.clone())
+            .unwrap_or(Origin::Default)
+    }
 }
 
 /// Loads, merges and validates the configuration of `role`.

@@ -159,6 +159,8 @@ pub const SETTINGS: &[Setting] = &[
       "register under this service id instead of a generated one"),
     s("flowctl.component_id", Some("FLOWCTL_COMPONENT_ID"), Kind::Text, None,
       "component id reported at registration (defaults to the role's component id)"),
+    s("flowctl.advertise_host", Some("FLOWCTL_ADVERTISE_HOST"), Kind::Text, None,
+      "host other roles use to reach this one (default: the bind host, or this machine's hostname when bound to 0.0.0.0)"),
     s("flowctl.auth_token", Some("FLOWCTL_AUTH_TOKEN"), Kind::Secret, None,
       "bearer token: required by the control plane, sent by clients"),
     s("flowctl.ca_cert", Some("FLOWCTL_CA_CERT"), Kind::Text, None,

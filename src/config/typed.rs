@@ -52,6 +52,8 @@ pub struct FlowctlSettings {
     pub service_id: Option<String>,
     /// Component id override.
     pub component_id: Option<String>,
+    /// Host advertised in `flight_endpoint` instead of the bind host.
+    pub advertise_host: Option<String>,
     /// Bearer token.
     pub auth_token: Option<String>,
     /// CA bundle for https endpoints.

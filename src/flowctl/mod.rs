@@ -3,11 +3,13 @@
 //! away, heartbeats carrying the role's metrics, discovery of upstream
 //! services, and the flow-control signal. Also home of the generated protos.
 
+mod advertise;
 mod channel;
 mod controller;
 mod discovery;
 pub mod proto;
 
+pub use advertise::advertised;
 pub use channel::{connect, endpoint_uri, ClientTls};
 pub use controller::{Controller, ControllerConfig, FlowSignal, MetricsProvider};
 pub use discovery::{choose_endpoint, default_endpoint, Upstream, UpstreamWatch};

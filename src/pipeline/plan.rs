@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::PipelineRunArgs;
-use crate::config::{Config, Role};
+use crate::config::{Config, Origin, Role};
 use crate::stellar::generator::{self, GeneratorOptions};
 
 /// Ledgers of the built-in default lake.
@@ -95,12 +95,17 @@ pub fn plan(args: &PipelineRunArgs, config: &Config) -> anyhow::Result<Plan> {
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create state dir {}: {e}", state_dir.display()))?;
     let common = common_args(args, config);
+    // An endpoint set on purpose (flag, env, file) names an external control
+    // plane; the built-in default and the profiles' value do not.
     let external = args.flowctl_endpoint.clone().or_else(|| {
-        std::env::var("FLOWCTL_ENDPOINT")
-            .ok()
-            .filter(|v| !v.is_empty())
+        matches!(
+            config.origin("flowctl.endpoint"),
+            Origin::Env(_) | Origin::File(_) | Origin::Flag(_)
+        )
+        .then(|| s.flowctl.endpoint.clone())
     });
-    let local = args.common.profile.as_deref() == Some("local");
+    let local = args.common.profile.as_deref() == Some("local")
+        || (!s.flowctl.enabled && config.origin("flowctl.enabled") != Origin::Default);
     let mut children = Vec::new();
     let mut controlplane_http = None;
     let flowctl_args: Vec<String> = if local {
@@ -149,8 +154,16 @@ pub fn plan(args: &PipelineRunArgs, config: &Config) -> anyhow::Result<Plan> {
     if let Some(network) = &s.source.network {
         source.extend(["--network".into(), network.clone()]);
     }
-    if args.s3_anonymous {
+    // From the effective config, so a flag, env var or file all reach the
+    // child the same way.
+    if s.source.s3_anonymous {
         source.push("--s3-anonymous".into());
+    }
+    if let Some(region) = &s.source.s3_region {
+        source.extend(["--s3-region".into(), region.clone()]);
+    }
+    if let Some(endpoint) = &s.source.s3_endpoint {
+        source.extend(["--s3-endpoint".into(), endpoint.clone()]);
     }
     if let Some(rate) = args.max_rate {
         source.extend(["--max-rate".into(), rate.to_string()]);

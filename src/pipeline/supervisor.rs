@@ -133,7 +133,11 @@ impl Supervisor {
                 let registered = body["services"].as_array().into_iter().flatten().any(|s| {
                     s["component_id"] == role.component_id()
                         && s["is_healthy"] == true
-                        && s["metadata"]["flight_endpoint"] == data.as_str()
+                        // The advertised host may differ from the bind
+                        // host (0.0.0.0, advertise_host); the port does not.
+                        && s["metadata"]["flight_endpoint"]
+                            .as_str()
+                            .is_some_and(|e| e.rsplit(':').next() == data.rsplit(':').next())
                         && chrono::DateTime::parse_from_rfc3339(
                             s["registered_at"].as_str().unwrap_or_default(),
                         )
@@ -298,8 +302,6 @@ impl Supervisor {
             .min(Duration::from_secs(30));
         slot.restarts += 1;
         tracing::warn!(%role, %status, restart = slot.restarts, ?delay, "child exited unexpectedly; restarting");
-        metrics::counter!("stellarflow_pipeline_restarts_total", "role" => role.to_string())
-            .increment(1);
         tokio::time::sleep(delay).await;
         self.spawn(role)?;
         self.save();

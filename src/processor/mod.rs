@@ -119,10 +119,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         service_type: ServiceType::Processor as i32,
         input_event_types: vec![STELLAR_LEDGER_EVENT.into()],
         output_event_types: vec![output.into()],
-        health_endpoint: format!("http://{http_addr}/health"),
+        health_endpoint: format!(
+            "http://{}/health",
+            crate::flowctl::advertised(
+                http_addr,
+                config.settings.flowctl.advertise_host.as_deref()
+            )
+        ),
         max_inflight: settings.max_inflight as i32,
         metadata: [
-            (FLIGHT_ENDPOINT_KEY.to_string(), flight_addr.to_string()),
+            (
+                FLIGHT_ENDPOINT_KEY.to_string(),
+                crate::flowctl::advertised(
+                    flight_addr,
+                    config.settings.flowctl.advertise_host.as_deref(),
+                ),
+            ),
             ("kind".to_string(), settings.kind.clone()),
             ("mode".to_string(), settings.mode.clone()),
         ]

@@ -160,10 +160,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let info = ServiceInfo {
         service_type: ServiceType::Source as i32,
         output_event_types: vec![STELLAR_LEDGER_EVENT.into()],
-        health_endpoint: format!("http://{http_addr}/health"),
+        health_endpoint: format!(
+            "http://{}/health",
+            crate::flowctl::advertised(
+                http_addr,
+                config.settings.flowctl.advertise_host.as_deref()
+            )
+        ),
         max_inflight: settings.max_inflight as i32,
         metadata: [
-            (FLIGHT_ENDPOINT_KEY.to_string(), flight_addr.to_string()),
+            (
+                FLIGHT_ENDPOINT_KEY.to_string(),
+                crate::flowctl::advertised(
+                    flight_addr,
+                    config.settings.flowctl.advertise_host.as_deref(),
+                ),
+            ),
             (
                 NETWORK_KEY.to_string(),
                 backend.network().passphrase.clone(),

@@ -1,0 +1,53 @@
+//! The address a role puts in its registration (`flight_endpoint`,
+//! `health_endpoint`). A role bound to `0.0.0.0` must not advertise
+//! `0.0.0.0`: peers on other hosts would dial themselves.
+
+use std::net::SocketAddr;
+
+/// `host:port` other hosts can dial for `bound`: the configured
+/// `advertise_host` when set; this machine's hostname when bound to an
+/// unspecified address; else the bound address itself.
+pub fn advertised(bound: SocketAddr, advertise_host: Option<&str>) -> String {
+    let port = bound.port();
+    match advertise_host.filter(|h| !h.is_empty()) {
+        Some(host) => format!("{host}:{port}"),
+        None if bound.ip().is_unspecified() => match hostname() {
+            Some(host) => format!("{host}:{port}"),
+            None => bound.to_string(),
+        },
+        None => bound.to_string(),
+    }
+}
+
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advertised;
+
+    #[test]
+    fn advertises_a_dialable_host() {
+        let any: std::net::SocketAddr = "0.0.0.0:8815".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:8815".parse().unwrap();
+        assert_eq!(advertised(local, None), "127.0.0.1:8815");
+        assert_eq!(
+            advertised(any, Some("source-1.internal")),
+            "source-1.internal:8815"
+        );
+        let guessed = advertised(any, None);
+        assert!(
+            guessed.ends_with(":8815") && !guessed.starts_with("0.0.0.0"),
+            "{guessed}"
+        );
+    }
+}
