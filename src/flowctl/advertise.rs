@@ -19,6 +19,33 @@ pub fn advertised(bound: SocketAddr, advertise_host: Option<&str>) -> String {
     }
 }
 
+/// How peers reach a role: the `/health` URL and the Flight endpoint it
+/// registers with.
+pub struct Advertised {
+    /// `http://host:port/health`.
+    pub health_endpoint: String,
+    /// `host:port` of its Arrow Flight service.
+    pub flight_endpoint: String,
+}
+
+impl Advertised {
+    /// The advertised form of a role's bound Flight and HTTP addresses.
+    pub fn new(flight: SocketAddr, http: SocketAddr, advertise_host: Option<&str>) -> Self {
+        Advertised {
+            health_endpoint: format!("http://{}/health", advertised(http, advertise_host)),
+            flight_endpoint: advertised(flight, advertise_host),
+        }
+    }
+
+    /// The registration metadata entry naming the Flight endpoint.
+    pub fn flight_entry(&self) -> (String, String) {
+        (
+            super::FLIGHT_ENDPOINT_KEY.to_string(),
+            self.flight_endpoint.clone(),
+        )
+    }
+}
+
 fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into buf.

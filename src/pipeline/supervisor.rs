@@ -380,16 +380,24 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
             supervisor.save();
             supervisor.wait_ready(role).await
         };
-        let failure = tokio::select! {
-            result = started => result.err(),
-            _ = interrupts.recv() => Some(anyhow::anyhow!("interrupted during start-up")),
-            _ = terminates.recv() => Some(anyhow::anyhow!("terminated during start-up")),
+        // A stop asked for during start-up is a stop, not a failure: the
+        // exit code then says only whether the children stopped cleanly.
+        let (failure, signalled) = tokio::select! {
+            result = started => (result.err(), None),
+            _ = interrupts.recv() => (None, Some("SIGINT")),
+            _ = terminates.recv() => (None, Some("SIGTERM")),
         };
-        if let Some(error) = failure {
-            supervisor.stop_all(&mut interrupts).await;
+        if failure.is_some() || signalled.is_some() {
+            if let Some(signal) = signalled {
+                tracing::info!(%role, "{signal} while starting {role}; stopping");
+            }
+            let clean = supervisor.stop_all(&mut interrupts).await;
             supervisor.record.stopped = true;
             supervisor.save();
-            return Err(error.context(format!("cannot start the pipeline's {role}")));
+            return match failure {
+                Some(error) => Err(error.context(format!("cannot start the pipeline's {role}"))),
+                None => Ok(Outcome::Stopped { clean }),
+            };
         }
         tracing::info!(%role, "ready");
     }

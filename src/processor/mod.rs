@@ -21,9 +21,7 @@ pub use stats::ProcessorStats;
 use crate::config::{Config, ConfigError, Role};
 use crate::flight::{serve_flight_grpc, FlightServer};
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
-use crate::flowctl::{
-    UpstreamWatch, CONTRACT_DATA_EVENT, FLIGHT_ENDPOINT_KEY, STELLAR_LEDGER_EVENT, TTP_EVENT,
-};
+use crate::flowctl::{UpstreamWatch, CONTRACT_DATA_EVENT, STELLAR_LEDGER_EVENT, TTP_EVENT};
 use crate::runtime::RoleHandle;
 use crate::stellar::{Network, DEFAULT_XDR_DEPTH};
 use crate::telemetry::{admin_router, install_metrics, serve_http};
@@ -115,26 +113,19 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     )
     .await?;
     handle.add_task(http_task);
+    let advertised = crate::flowctl::Advertised::new(
+        flight_addr,
+        http_addr,
+        config.settings.flowctl.advertise_host.as_deref(),
+    );
     let info = ServiceInfo {
         service_type: ServiceType::Processor as i32,
         input_event_types: vec![STELLAR_LEDGER_EVENT.into()],
         output_event_types: vec![output.into()],
-        health_endpoint: format!(
-            "http://{}/health",
-            crate::flowctl::advertised(
-                http_addr,
-                config.settings.flowctl.advertise_host.as_deref()
-            )
-        ),
+        health_endpoint: advertised.health_endpoint.clone(),
         max_inflight: settings.max_inflight as i32,
         metadata: [
-            (
-                FLIGHT_ENDPOINT_KEY.to_string(),
-                crate::flowctl::advertised(
-                    flight_addr,
-                    config.settings.flowctl.advertise_host.as_deref(),
-                ),
-            ),
+            advertised.flight_entry(),
             ("kind".to_string(), settings.kind.clone()),
             ("mode".to_string(), settings.mode.clone()),
         ]

@@ -34,7 +34,7 @@ use crate::flight::{
     ledger_batches, serve_flight_grpc, BatchStream, FlightServer, RangeService, Ticket,
 };
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
-use crate::flowctl::{UpstreamWatch, FLIGHT_ENDPOINT_KEY, TTP_EVENT};
+use crate::flowctl::{UpstreamWatch, TTP_EVENT};
 use crate::runtime::RoleHandle;
 use crate::telemetry::{admin_router, install_metrics, serve_http};
 
@@ -207,25 +207,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let flight_addr = probe.local_addr()?;
     drop(probe);
     let described: Vec<String> = specs.iter().map(OutputSpec::display).collect();
+    let advertised = crate::flowctl::Advertised::new(
+        flight_addr,
+        http_addr,
+        config.settings.flowctl.advertise_host.as_deref(),
+    );
     let info = ServiceInfo {
         service_type: ServiceType::Sink as i32,
         input_event_types: vec![TTP_EVENT.into()],
-        health_endpoint: format!(
-            "http://{}/health",
-            crate::flowctl::advertised(
-                http_addr,
-                config.settings.flowctl.advertise_host.as_deref()
-            )
-        ),
+        health_endpoint: advertised.health_endpoint.clone(),
         max_inflight: settings.max_inflight as i32,
         metadata: [
-            (
-                FLIGHT_ENDPOINT_KEY.to_string(),
-                crate::flowctl::advertised(
-                    flight_addr,
-                    config.settings.flowctl.advertise_host.as_deref(),
-                ),
-            ),
+            advertised.flight_entry(),
             ("outputs".to_string(), described.join(",")),
         ]
         .into(),

@@ -27,7 +27,7 @@ use crate::config::{Config, Role};
 use crate::flight::{serve_flight_grpc, FlightServer, Ticket};
 use crate::flowctl::proto::flowctl::ledger_source_server::LedgerSourceServer;
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
-use crate::flowctl::{FLIGHT_ENDPOINT_KEY, NETWORK_KEY, STELLAR_LEDGER_EVENT};
+use crate::flowctl::{NETWORK_KEY, STELLAR_LEDGER_EVENT};
 use crate::runtime::RoleHandle;
 use crate::stellar::{LedgerSummary, Network};
 use crate::telemetry::{admin_router, install_metrics, serve_http};
@@ -157,25 +157,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     handle.add_task(http_task);
 
     let (kind, location) = backend.describe();
+    let advertised = crate::flowctl::Advertised::new(
+        flight_addr,
+        http_addr,
+        config.settings.flowctl.advertise_host.as_deref(),
+    );
     let info = ServiceInfo {
         service_type: ServiceType::Source as i32,
         output_event_types: vec![STELLAR_LEDGER_EVENT.into()],
-        health_endpoint: format!(
-            "http://{}/health",
-            crate::flowctl::advertised(
-                http_addr,
-                config.settings.flowctl.advertise_host.as_deref()
-            )
-        ),
+        health_endpoint: advertised.health_endpoint.clone(),
         max_inflight: settings.max_inflight as i32,
         metadata: [
-            (
-                FLIGHT_ENDPOINT_KEY.to_string(),
-                crate::flowctl::advertised(
-                    flight_addr,
-                    config.settings.flowctl.advertise_host.as_deref(),
-                ),
-            ),
+            advertised.flight_entry(),
             (
                 NETWORK_KEY.to_string(),
                 backend.network().passphrase.clone(),
