@@ -97,6 +97,13 @@ impl Run {
             .collect()
     }
 
+    /// Waits until all four children run and `pipeline health` says so.
+    fn wait_healthy(&self) {
+        wait_until("a healthy pipeline", Duration::from_secs(60), || {
+            self.child_pids().len() == 4 && self.control("health").status.success()
+        });
+    }
+
     /// What the processor said it extracted when it stopped.
     fn processor_events(&self) -> u64 {
         let log = std::fs::read_to_string(self.path("state/logs/processor.log")).unwrap();
@@ -240,9 +247,7 @@ fn sigterm_stops_every_child_and_a_second_terminal_sees_the_pipeline() {
     // Live from 1000: after the generated lake's last ledger the source
     // waits for more, so the pipeline runs until it is stopped.
     let child = run.spawn(&["--start", "1000"]);
-    wait_until("all four children", Duration::from_secs(60), || {
-        run.child_pids().len() == 4 && run.control("health").status.success()
-    });
+    run.wait_healthy();
     let pids = run.child_pids();
 
     let status = run.control("status");
@@ -288,9 +293,7 @@ fn sigterm_stops_every_child_and_a_second_terminal_sees_the_pipeline() {
 fn pipeline_stop_from_another_terminal() {
     let run = Run::new();
     let child = run.spawn(&["--start", "1000"]);
-    wait_until("a healthy pipeline", Duration::from_secs(60), || {
-        run.child_pids().len() == 4 && run.control("health").status.success()
-    });
+    run.wait_healthy();
     let pids = run.child_pids();
     let stop = run.control("stop");
     assert!(stop.status.success(), "{}", text(&stop.stdout));

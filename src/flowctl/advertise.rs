@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 /// `host:port` other hosts can dial for `bound`: the configured
 /// `advertise_host` when set; this machine's hostname when bound to an
 /// unspecified address; else the bound address itself.
-pub fn advertised(bound: SocketAddr, advertise_host: Option<&str>) -> String {
+fn advertised(bound: SocketAddr, advertise_host: Option<&str>) -> String {
     let port = bound.port();
     match advertise_host.filter(|h| !h.is_empty()) {
         Some(host) => format!("{host}:{port}"),

@@ -9,7 +9,7 @@ mod controller;
 mod discovery;
 pub mod proto;
 
-pub use advertise::{advertised, Advertised};
+pub use advertise::Advertised;
 pub use channel::{connect, endpoint_uri, ClientTls};
 pub use controller::{Controller, ControllerConfig, FlowSignal, MetricsProvider};
 pub use discovery::{choose_endpoint, default_endpoint, Upstream, UpstreamWatch};

@@ -95,15 +95,13 @@ pub fn plan(args: &PipelineRunArgs, config: &Config) -> anyhow::Result<Plan> {
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create state dir {}: {e}", state_dir.display()))?;
     let common = common_args(args, config);
-    // An endpoint set on purpose (flag, env, file) names an external control
-    // plane; the built-in default and the profiles' value do not.
-    let external = args.flowctl_endpoint.clone().or_else(|| {
-        matches!(
-            config.origin("flowctl.endpoint"),
-            Origin::Env(_) | Origin::File(_) | Origin::Flag(_)
-        )
-        .then(|| s.flowctl.endpoint.clone())
-    });
+    // An endpoint set on purpose (`--flowctl-endpoint`, env, file) names an
+    // external control plane; the built-in default and profiles' value do not.
+    let external = matches!(
+        config.origin("flowctl.endpoint"),
+        Origin::Env(_) | Origin::File(_) | Origin::Flag(_)
+    )
+    .then(|| s.flowctl.endpoint.clone());
     let local = args.common.profile.as_deref() == Some("local")
         || (!s.flowctl.enabled && config.origin("flowctl.enabled") != Origin::Default);
     let mut children = Vec::new();
@@ -165,8 +163,8 @@ pub fn plan(args: &PipelineRunArgs, config: &Config) -> anyhow::Result<Plan> {
     if let Some(endpoint) = &s.source.s3_endpoint {
         source.extend(["--s3-endpoint".into(), endpoint.clone()]);
     }
-    if let Some(rate) = args.max_rate {
-        source.extend(["--max-rate".into(), rate.to_string()]);
+    if s.source.max_rate > 0 {
+        source.extend(["--max-rate".into(), s.source.max_rate.to_string()]);
     }
     let (source_flight, source_http) = (
         concrete(&s.source.flight_addr)?,
