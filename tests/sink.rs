@@ -528,7 +528,7 @@ fn a_client_that_falls_behind_is_disconnected_not_waited_for() {
         stellarflow::processor::ttp::Mode::Auto,
     )
     .unwrap();
-    let batch = stellarflow::processor::ttp_batch(&events);
+    let batch = stellarflow::processor::ttp_batch(&events).unwrap();
     let mut output = LiveOutput::new(feed.clone());
     let started = Instant::now();
     output

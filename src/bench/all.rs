@@ -25,6 +25,28 @@ fn extract(bytes: &[u8], network: &Network) -> anyhow::Result<u64> {
     Ok(events)
 }
 
+fn extract_fast(
+    bytes: &[u8],
+    network: &Network,
+    extractor: &mut ttp::Extractor,
+) -> anyhow::Result<u64> {
+    let raw = decompress(bytes, MAX_DECOMPRESSED)?;
+    let mut events = 0;
+    for xdr in crate::stellar::split_batch(&raw, DEFAULT_XDR_DEPTH)?.ledgers {
+        events += extractor
+            .extract(
+                xdr,
+                network,
+                Mode::Auto,
+                ttp::Decoder::Fast,
+                DEFAULT_XDR_DEPTH,
+            )?
+            .0
+            .len() as u64;
+    }
+    Ok(events)
+}
+
 /// Largest resident set of any waited-for child (the sink after it exits).
 fn children_peak_rss() -> Option<u64> {
     // SAFETY: getrusage fills the struct we pass; no other memory is touched.
@@ -51,6 +73,19 @@ pub async fn bench_all(args: &BenchDataArgs) -> anyhow::Result<()> {
     })?;
     let extraction =
         Measured::new("zstd + decode + TTP extraction", ledgers, xdr, t).with_events(events);
+    let (t, fast_events) = best(args.rounds, || {
+        let mut extractor = ttp::Extractor::new();
+        let mut total = 0;
+        for (_, _, bytes) in objects.iter() {
+            total += extract_fast(bytes, &network, &mut extractor)?;
+        }
+        Ok(total)
+    })?;
+    anyhow::ensure!(
+        fast_events == events,
+        "the fast path found {fast_events} events, the reference {events}"
+    );
+    let fast = Measured::new("zstd + fast TTP extraction", ledgers, xdr, t).with_events(events);
 
     // The whole pipeline on the longest contiguous run.
     let (first, last) = corpus
@@ -108,7 +143,7 @@ pub async fn bench_all(args: &BenchDataArgs) -> anyhow::Result<()> {
         best_pipeline.unwrap_or_default(),
     )
     .with_events(written_rows);
-    print_rates(&[zstd, decode, extraction, pipeline]);
+    print_rates(&[zstd, decode, extraction, fast, pipeline]);
     let mb = |b: Option<u64>| {
         b.map(|b| format!("{:.0} MB", b as f64 / 1e6))
             .unwrap_or_else(|| "n/a".into())

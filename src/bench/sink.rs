@@ -59,7 +59,7 @@ pub async fn bench_sink(args: &BenchSinkArgs) -> anyhow::Result<()> {
         let sequence = LedgerView::new(&ledger.meta).sequence();
         let events = ttp::extract(&ledger.meta, &options.network, Mode::Auto)?;
         batches.push((
-            crate::processor::ttp_batch(&events),
+            crate::processor::ttp_batch(&events)?,
             BatchMeta {
                 first_ledger: sequence,
                 last_ledger: sequence,

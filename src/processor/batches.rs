@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampSecondBuilder, UInt32Builder,
 };
+use arrow::error::ArrowError;
 
 use super::ttp::TtpEvent;
 use crate::schema::contract_data::schema as contract_data_schema;
@@ -13,8 +14,9 @@ use crate::schema::ttp::schema;
 use crate::schema::UTC;
 use crate::stellar::address;
 
-/// Builds a `ttp_event` batch from events.
-pub fn ttp_batch(events: &[TtpEvent]) -> RecordBatch {
+/// Builds a `ttp_event` batch from events. An error means the columns
+/// built here disagree with the schema: a bug, reported rather than hidden.
+pub fn ttp_batch(events: &[TtpEvent]) -> Result<RecordBatch, ArrowError> {
     let n = events.len();
     let text = || StringBuilder::with_capacity(n, n * 24);
     let (mut id, mut tx_hash, mut kind, mut from, mut to) =
@@ -77,8 +79,7 @@ pub fn ttp_batch(events: &[TtpEvent]) -> RecordBatch {
         Arc::new(muxed_type.finish()),
         Arc::new(successful.finish()),
     ];
-    // The columns match the schema by construction.
-    RecordBatch::try_new(schema(), columns).unwrap_or_else(|_| RecordBatch::new_empty(schema()))
+    RecordBatch::try_new(schema(), columns)
 }
 
 /// One change of a contract-data entry.
@@ -110,8 +111,8 @@ pub struct ContractDataChange {
     pub successful: bool,
 }
 
-/// Builds a `contract_data` batch.
-pub fn contract_data_batch(changes: &[ContractDataChange]) -> RecordBatch {
+/// Builds a `contract_data` batch (an error is a bug, as for [`ttp_batch`]).
+pub fn contract_data_batch(changes: &[ContractDataChange]) -> Result<RecordBatch, ArrowError> {
     let n = changes.len();
     let text = || StringBuilder::with_capacity(n, n * 48);
     let (mut id, mut tx_hash, mut contract, mut key, mut value) =
@@ -156,5 +157,4 @@ pub fn contract_data_batch(changes: &[ContractDataChange]) -> RecordBatch {
         Arc::new(successful.finish()),
     ];
     RecordBatch::try_new(contract_data_schema(), columns)
-        .unwrap_or_else(|_| RecordBatch::new_empty(contract_data_schema()))
 }

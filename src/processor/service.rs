@@ -130,7 +130,8 @@ impl Extraction {
         let batch = match self.kind {
             Kind::Ttp => ttp_batch(&events),
             Kind::ContractData => contract_data_batch(&changes),
-        };
+        }
+        .map_err(|e| Status::internal(format!("building the event batch failed: {e}")))?;
         Ok(LedgerBatch {
             batch,
             meta: input.meta,

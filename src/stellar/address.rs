@@ -3,6 +3,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::Hash as StdHash;
+use std::thread::LocalKey;
 
 use sha2::{Digest, Sha256};
 use stellar_xdr::{
@@ -13,12 +15,18 @@ use stellar_xdr::{
 
 /// G... strkey of an account.
 pub fn account(id: &AccountId) -> String {
-    id.to_string()
+    let AccountId(PublicKey::PublicKeyTypeEd25519(Uint256(key))) = id;
+    account_from_key(key)
 }
 
 /// G... strkey of raw ed25519 key bytes.
 pub fn account_from_key(key: &[u8; 32]) -> String {
-    format!("{}", stellar_strkey::ed25519::PublicKey(*key))
+    thread_local! {
+        static ACCOUNTS: Memo<[u8; 32], String> = Memo::default();
+    }
+    memoised(&ACCOUNTS, key, || {
+        format!("{}", stellar_strkey::ed25519::PublicKey(*key))
+    })
 }
 
 /// The account behind a (possibly muxed) account and its mux id.
@@ -35,19 +43,63 @@ pub fn demux(account: &MuxedAccount) -> (AccountId, Option<u64>) {
     }
 }
 
+/// A per-thread memo: extraction renders the same few hundred strkeys and
+/// assets thousands of times a ledger, and each rendering costs a base32
+/// encoding or a hash. Bounded: cleared when it holds `MEMO_LIMIT` entries.
+pub(crate) type Memo<K, V> = RefCell<HashMap<K, V, foldhash::fast::RandomState>>;
+
+const MEMO_LIMIT: usize = 100_000;
+
+/// The memoised value of `key` in `memo`, computed by `f` when new.
+pub(crate) fn memoised<K, V, Q>(
+    memo: &'static LocalKey<Memo<K, V>>,
+    key: &Q,
+    f: impl FnOnce() -> V,
+) -> V
+where
+    K: StdHash + Eq + std::borrow::Borrow<Q>,
+    Q: StdHash + Eq + ToOwned<Owned = K> + ?Sized,
+    V: Clone,
+{
+    memo.with(|memo| {
+        if let Some(found) = memo.borrow().get(key) {
+            return found.clone();
+        }
+        let value = f();
+        let mut memo = memo.borrow_mut();
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(key.to_owned(), value.clone());
+        value
+    })
+}
+
 /// C... strkey of a contract id.
 pub fn contract(id: &[u8; 32]) -> String {
-    format!("{}", stellar_strkey::Contract(*id))
+    thread_local! {
+        static CONTRACTS: Memo<[u8; 32], String> = Memo::default();
+    }
+    memoised(&CONTRACTS, id, || {
+        format!("{}", stellar_strkey::Contract(*id))
+    })
 }
 
 /// L... strkey of a liquidity pool.
 pub fn pool(id: &PoolId) -> String {
-    id.to_string()
+    thread_local! {
+        static POOLS: Memo<[u8; 32], String> = Memo::default();
+    }
+    memoised(&POOLS, &id.0 .0, || id.to_string())
 }
 
 /// B... strkey of a claimable balance.
 pub fn claimable_balance(id: &ClaimableBalanceId) -> String {
-    id.to_string()
+    thread_local! {
+        static BALANCES: Memo<[u8; 32], String> = Memo::default();
+    }
+    let ClaimableBalanceId::ClaimableBalanceIdTypeV0(Hash(bytes)) = id;
+    memoised(&BALANCES, bytes, || id.to_string())
 }
 
 /// The raw bytes of an asset code with trailing NULs removed (not
@@ -95,6 +147,13 @@ pub fn asset_type(asset: &Asset) -> &'static str {
 /// Parses SEP-11 `native` or `CODE:G...` with an alphanumeric code of 1-12
 /// characters (1-4 → alphanum4, 5-12 → alphanum12).
 pub fn parse_asset(text: &str) -> Option<Asset> {
+    thread_local! {
+        static ASSETS: Memo<String, Option<Asset>> = Memo::default();
+    }
+    memoised(&ASSETS, text, || parse_asset_uncached(text))
+}
+
+fn parse_asset_uncached(text: &str) -> Option<Asset> {
     if text == "native" {
         return Some(Asset::Native);
     }
@@ -125,26 +184,16 @@ pub fn parse_asset(text: &str) -> Option<Asset> {
 /// Extraction asks for it per event, so results are cached per thread (a
 /// ledger touches few distinct assets; the cache is cleared when large).
 pub fn sac_contract_id(asset: &Asset, network_id: &[u8; 32]) -> [u8; 32] {
-    /// (network id, asset) → contract id.
-    type SacCache = RefCell<HashMap<([u8; 32], Asset), [u8; 32]>>;
     thread_local! {
-        static CACHE: SacCache = RefCell::new(HashMap::new());
+        /// (network id, asset) → contract id.
+        static SACS: Memo<([u8; 32], Asset), [u8; 32]> = Memo::default();
     }
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(id) = cache.get(&(*network_id, asset.clone())) {
-            return *id;
-        }
-        if cache.len() > 100_000 {
-            cache.clear();
-        }
-        let preimage = HashIdPreimage::ContractId(HashIdPreimageContractId {
+    let key = (*network_id, asset.clone());
+    memoised(&SACS, &key, || {
+        hash_xdr(&HashIdPreimage::ContractId(HashIdPreimageContractId {
             network_id: Hash(*network_id),
             contract_id_preimage: ContractIdPreimage::Asset(asset.clone()),
-        });
-        let id = hash_xdr(&preimage);
-        cache.insert((*network_id, asset.clone()), id);
-        id
+        }))
     })
 }
 

@@ -5,9 +5,12 @@
 use sha2::{Digest, Sha256};
 use stellar_xdr::{
     GeneralizedTransactionSet, LedgerCloseMeta, LedgerEntryChanges, LedgerHeader,
-    LedgerHeaderHistoryEntry, Limits, TransactionEnvelope, TransactionMeta, TransactionPhase,
-    TransactionResult, TransactionResultPair, TransactionResultResult, TxSetComponent, WriteXdr,
+    LedgerHeaderHistoryEntry, Limits, ReadXdr, TransactionEnvelope, TransactionMeta,
+    TransactionPhase, TransactionResult, TransactionResultPair, TransactionResultResult,
+    TxSetComponent, WriteXdr,
 };
+
+use super::walk::LedgerIndex;
 
 /// One transaction as applied: its result, fee changes and meta.
 #[derive(Debug, Clone, Copy)]
@@ -213,6 +216,67 @@ pub struct LedgerSummary {
 }
 
 impl LedgerSummary {
+    /// Computes the summary from one `LedgerCloseMeta`'s XDR read in place
+    /// (the source's path: no full decode). Same result as [`Self::of`]
+    /// on the decoded ledger, and the same refusals.
+    pub fn from_xdr(xdr: &[u8], depth: u32) -> Result<Self, String> {
+        let index = LedgerIndex::build(xdr, depth).map_err(|e| {
+            super::DecodeError::Xdr {
+                ledger: None,
+                error: e.to_string(),
+            }
+            .to_string()
+        })?;
+        Self::from_index(&index, xdr)
+    }
+
+    /// The summary of an indexed ledger whose bytes are `xdr`.
+    pub fn from_index(index: &LedgerIndex, xdr: &[u8]) -> Result<Self, String> {
+        let header = &index.header;
+        let hash: [u8; 32] = if header.canonical {
+            Sha256::digest(header.span.of(xdr)).into()
+        } else {
+            // Bytes `stellar-xdr` would write differently: hash what the
+            // reference hashes, the re-encoded header.
+            let decoded = LedgerHeader::from_xdr(
+                header.span.of(xdr),
+                Limits {
+                    depth: header.span.depth,
+                    len: xdr.len(),
+                },
+            )
+            .map_err(|e| format!("ledger {}: {e}", header.ledger_seq))?;
+            header_hash(&decoded)
+        };
+        if hash != header.stored_hash {
+            return Err(hash_mismatch(header.ledger_seq, &header.stored_hash, &hash));
+        }
+        let txs = index.txs.len() as u32;
+        let successful = index.txs.iter().filter(|t| t.successful()).count() as u32;
+        Ok(LedgerSummary {
+            sequence: header.ledger_seq,
+            hash,
+            previous_hash: header.previous_hash,
+            close_time: header.close_time,
+            protocol_version: header.ledger_version,
+            transaction_count: txs,
+            successful_transaction_count: successful,
+            failed_transaction_count: txs - successful,
+            operation_count: index
+                .envelopes
+                .iter()
+                .map(|e| e.operations as usize)
+                .sum::<usize>() as u32,
+            total_fee_charged: index
+                .txs
+                .iter()
+                .fold(0i64, |sum, t| sum.wrapping_add(t.fee_charged)),
+            base_fee: header.base_fee,
+            base_reserve: header.base_reserve,
+            max_tx_set_size: header.max_tx_set_size,
+        })
+    }
+
     /// Computes the summary; fails when the stored header hash disagrees
     /// with the header (a corrupt or forged ledger).
     pub fn of(meta: &LedgerCloseMeta) -> Result<Self, String> {
@@ -220,11 +284,10 @@ impl LedgerSummary {
         let header = view.header();
         let hash = header_hash(header);
         if hash != view.header_entry().hash.0 {
-            return Err(format!(
-                "header hash mismatch in ledger {}: stored {} but the header hashes to {}",
+            return Err(hash_mismatch(
                 header.ledger_seq,
-                hex::encode(view.header_entry().hash.0),
-                hex::encode(hash)
+                &view.header_entry().hash.0,
+                &hash,
             ));
         }
         let txs = view.transactions();
@@ -243,10 +306,21 @@ impl LedgerSummary {
                 .into_iter()
                 .map(operation_count)
                 .sum::<usize>() as u32,
-            total_fee_charged: txs.iter().map(|t| t.result.result.fee_charged).sum(),
+            // Wrapping: a forged ledger's fees must not panic the source.
+            total_fee_charged: txs
+                .iter()
+                .fold(0i64, |sum, t| sum.wrapping_add(t.result.result.fee_charged)),
             base_fee: header.base_fee,
             base_reserve: header.base_reserve,
             max_tx_set_size: header.max_tx_set_size,
         })
     }
+}
+
+fn hash_mismatch(ledger: u32, stored: &[u8; 32], computed: &[u8; 32]) -> String {
+    format!(
+        "header hash mismatch in ledger {ledger}: stored {} but the header hashes to {}",
+        hex::encode(stored),
+        hex::encode(computed)
+    )
 }

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 
 use stellar_xdr::{
     AccountId, Asset, ClaimAtom, ClaimableBalanceId, FeeBumpTransactionInnerTx, Hash,
-    HashIdPreimage, HashIdPreimageRevokeId, InflationResult, LedgerEntryChanges,
+    HashIdPreimage, HashIdPreimageRevokeId, InflationResult, LedgerEntryChanges, Limits,
     ManageBuyOfferResult, ManageSellOfferResult, Memo, MuxedAccount, Operation, OperationBody,
     OperationResult, OperationResultTr, PathPaymentStrictReceiveResult,
-    PathPaymentStrictSendResult, PoolId, PublicKey, SequenceNumber, TransactionEnvelope,
-    TransactionExt, TransactionMeta, TransactionResultResult, TransactionV0,
+    PathPaymentStrictSendResult, PoolId, PublicKey, ReadXdr, SequenceNumber, TransactionEnvelope,
+    TransactionExt, TransactionMeta, TransactionResultPair, TransactionResultResult, TransactionV0,
+    Uint256, VecM,
 };
 
 use super::changes::{self, native_delta};
@@ -20,6 +21,7 @@ use super::event::{EventKind, Movement, MuxedInfo};
 use super::{TtpError, TxEvents};
 use crate::stellar::address::{self, demux, hash_xdr};
 use crate::stellar::ledger::{is_success, LedgerView, TxApply};
+use crate::stellar::walk::{EnvelopeRef, LedgerIndex, Span, ENVELOPE_TX_FEE_BUMP, ENVELOPE_TX_V0};
 use crate::stellar::Network;
 
 /// The parts of an envelope the rules read.
@@ -113,7 +115,7 @@ impl Rules<'_> {
         amount: i64,
         muxed: Option<MuxedInfo>,
     ) -> Movement {
-        let issuer = address::asset_issuer(asset).map(|i| i.to_string());
+        let issuer = address::asset_issuer(asset).map(address::account);
         let is_issuer = |a: &str| issuer.as_deref() == Some(a);
         let base = Movement {
             kind: EventKind::Transfer,
@@ -173,7 +175,7 @@ impl Rules<'_> {
                     a.amount_bought,
                 ),
                 ClaimAtom::OrderBook(a) => (
-                    a.seller_id.to_string(),
+                    address::account(&a.seller_id),
                     &a.asset_sold,
                     a.amount_sold,
                     &a.asset_bought,
@@ -244,12 +246,12 @@ impl OpContext<'_> {
 }
 
 fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, String> {
-    let source = ctx.source().to_string();
+    let source = address::account(&ctx.source());
     let result = ctx.result();
     Ok(match &ctx.op.body {
         OperationBody::CreateAccount(op) => vec![rules.movement(
             source,
-            op.destination.to_string(),
+            address::account(&op.destination),
             &Asset::Native,
             op.starting_balance,
             memo_muxed(ctx.env.memo),
@@ -259,7 +261,7 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
                 balance,
             ))) => vec![rules.movement(
                 source,
-                demux(destination).0.to_string(),
+                address::account(&demux(destination).0),
                 &Asset::Native,
                 *balance,
                 ctx.muxed(destination),
@@ -268,7 +270,7 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
         },
         OperationBody::Payment(op) => vec![rules.movement(
             source,
-            demux(&op.destination).0.to_string(),
+            address::account(&demux(&op.destination).0),
             &op.asset,
             op.amount,
             ctx.muxed(&op.destination),
@@ -283,7 +285,7 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
             let mut out = rules.atoms(&r.offers, &source);
             out.push(rules.movement(
                 source,
-                demux(&op.destination).0.to_string(),
+                address::account(&demux(&op.destination).0),
                 &op.dest_asset,
                 r.last.amount,
                 ctx.muxed(&op.destination),
@@ -302,7 +304,7 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
             let mut out = rules.atoms(&r.offers, &source);
             out.push(rules.movement(
                 source,
-                demux(&op.destination).0.to_string(),
+                address::account(&demux(&op.destination).0),
                 &op.dest_asset,
                 op.dest_amount,
                 ctx.muxed(&op.destination),
@@ -352,7 +354,7 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
         OperationBody::Clawback(op) => {
             vec![rules.simple(
                 EventKind::Clawback,
-                demux(&op.from).0.to_string(),
+                address::account(&demux(&op.from).0),
                 &op.asset,
                 op.amount,
             )]
@@ -420,7 +422,7 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
                 .map(|p| {
                     rules.simple(
                         EventKind::Mint,
-                        p.destination.to_string(),
+                        address::account(&p.destination),
                         &Asset::Native,
                         p.amount,
                     )
@@ -542,9 +544,38 @@ fn revocation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, S
     Ok(out)
 }
 
+/// What the rules read of a transaction as applied.
+struct Applied<'a> {
+    /// 0-based position in apply order.
+    index: usize,
+    hash: [u8; 32],
+    successful: bool,
+    fee_charged: i64,
+    /// The operation results (empty unless it succeeded).
+    op_results: &'a [OperationResult],
+    fee_processing: &'a LedgerEntryChanges,
+    meta: &'a TransactionMeta,
+    post_apply_fee_processing: Option<&'a LedgerEntryChanges>,
+}
+
+impl<'a> Applied<'a> {
+    fn of(tx: &TxApply<'a>) -> Self {
+        Applied {
+            index: tx.index,
+            hash: tx.result.transaction_hash.0,
+            successful: is_success(&tx.result.result),
+            fee_charged: tx.result.result.fee_charged,
+            op_results: op_results(&tx.result.result.result),
+            fee_processing: tx.fee_processing,
+            meta: tx.meta,
+            post_apply_fee_processing: tx.post_apply_fee_processing,
+        }
+    }
+}
+
 /// The fee movements of one transaction: (charge, refund).
-fn fees(rules: &Rules<'_>, tx: &TxApply<'_>, env: &Envelope<'_>) -> (Movement, Option<Movement>) {
-    let payer = env.fee_source.to_string();
+fn fees(rules: &Rules<'_>, tx: &Applied<'_>, env: &Envelope<'_>) -> (Movement, Option<Movement>) {
+    let payer = address::account(&env.fee_source);
     let fee = |amount: i128| Movement {
         kind: EventKind::Fee,
         from: Some(payer.clone()),
@@ -555,7 +586,7 @@ fn fees(rules: &Rules<'_>, tx: &TxApply<'_>, env: &Envelope<'_>) -> (Movement, O
         to_muxed: None,
     };
     if !env.soroban {
-        return (fee(i128::from(tx.result.result.fee_charged)), None);
+        return (fee(i128::from(tx.fee_charged)), None);
     }
     let charged = -native_delta([tx.fee_processing], &env.fee_source);
     let mut refund_lists: Vec<&LedgerEntryChanges> = Vec::new();
@@ -570,7 +601,7 @@ fn fees(rules: &Rules<'_>, tx: &TxApply<'_>, env: &Envelope<'_>) -> (Movement, O
 fn reconcile(rules: &Rules<'_>, ctx: &OpContext<'_>, movements: &mut Vec<Movement>) {
     let Some(changes) = ctx.changes else { return };
     let source = ctx.source();
-    let holder = source.to_string();
+    let holder = address::account(&source);
     let actual = native_delta([changes], &source);
     let mut implied = 0i128;
     for m in movements.iter().filter(|m| m.asset == Some(Asset::Native)) {
@@ -594,7 +625,58 @@ fn reconcile(rules: &Rules<'_>, ctx: &OpContext<'_>, movements: &mut Vec<Movemen
     }
 }
 
-/// Events of every transaction, derived from operations and changes.
+/// One transaction's events: its fees, and unless it failed, each
+/// operation's movements.
+fn tx_events(
+    rules: &Rules<'_>,
+    tx: &Applied<'_>,
+    env: &Envelope<'_>,
+    reconcile_xlm: bool,
+) -> Result<TxEvents, String> {
+    let successful = tx.successful;
+    let (charge, refund) = fees(rules, tx, env);
+    let mut ops = Vec::new();
+    if successful {
+        for (index, op) in env.operations.iter().enumerate() {
+            let ctx = OpContext {
+                op,
+                index,
+                result: tx.op_results.get(index),
+                changes: changes::op_changes(tx.meta, index),
+                meta: tx.meta,
+                env,
+            };
+            let mut movements =
+                operation(rules, &ctx).map_err(|e| format!("operation {}: {e}", index + 1))?;
+            if reconcile_xlm {
+                reconcile(rules, &ctx, &mut movements);
+            }
+            ops.push((index as u32 + 1, movements));
+        }
+    }
+    Ok(TxEvents {
+        hash: tx.hash,
+        index: tx.index as u32 + 1,
+        successful,
+        charge,
+        refund,
+        ops,
+    })
+}
+
+fn no_envelope(ledger: u32, hash: [u8; 32], network: &Network) -> TtpError {
+    TtpError::Tx {
+        ledger,
+        tx_hash: hex::encode(hash),
+        detail: format!(
+            "no envelope in the tx set hashes to this result under {} (wrong --network?)",
+            network.name()
+        ),
+    }
+}
+
+/// Events of every transaction, derived from operations and changes
+/// (reference path).
 pub fn transactions(view: &LedgerView<'_>, network: &Network) -> Result<Vec<TxEvents>, TtpError> {
     let ledger = view.sequence();
     let mut by_hash: HashMap<[u8; 32], &TransactionEnvelope> = HashMap::new();
@@ -610,48 +692,188 @@ pub fn transactions(view: &LedgerView<'_>, network: &Network) -> Result<Vec<TxEv
     let mut out = Vec::new();
     for tx in view.transactions() {
         let hash = tx.result.transaction_hash.0;
-        let fail = |detail: String| TtpError::Tx {
-            ledger,
-            tx_hash: hex::encode(hash),
-            detail,
-        };
-        let raw = by_hash.get(&hash).ok_or_else(|| {
-            fail(format!(
-                "no envelope in the tx set hashes to this result under {} (wrong --network?)",
-                network.name()
-            ))
-        })?;
-        let env = envelope(raw);
-        let successful = is_success(&tx.result.result);
-        let (charge, refund) = fees(&rules, &tx, &env);
-        let mut ops = Vec::new();
-        if successful {
-            let results = op_results(&tx.result.result.result);
-            for (index, op) in env.operations.iter().enumerate() {
-                let ctx = OpContext {
-                    op,
-                    index,
-                    result: results.get(index),
-                    changes: changes::op_changes(tx.meta, index),
-                    meta: tx.meta,
-                    env: &env,
-                };
-                let mut movements = operation(&rules, &ctx)
-                    .map_err(|e| fail(format!("operation {}: {e}", index + 1)))?;
-                if reconcile_xlm {
-                    reconcile(&rules, &ctx, &mut movements);
-                }
-                ops.push((index as u32 + 1, movements));
-            }
-        }
-        out.push(TxEvents {
-            hash,
-            index: tx.index as u32 + 1,
-            successful,
-            charge,
-            refund,
-            ops,
-        });
+        let raw = by_hash
+            .get(&hash)
+            .ok_or_else(|| no_envelope(ledger, hash, network))?;
+        out.push(
+            tx_events(&rules, &Applied::of(&tx), &envelope(raw), reconcile_xlm).map_err(
+                |detail| TtpError::Tx {
+                    ledger,
+                    tx_hash: hex::encode(hash),
+                    detail,
+                },
+            )?,
+        );
     }
     Ok(out)
+}
+
+/// Whether an operation's rules read the meta (entry changes or contract
+/// events); the fast path decodes a transaction's meta only then.
+fn reads_meta(op: &Operation) -> bool {
+    matches!(
+        op.body,
+        OperationBody::ClaimClaimableBalance(_)
+            | OperationBody::ClawbackClaimableBalance(_)
+            | OperationBody::LiquidityPoolDeposit(_)
+            | OperationBody::LiquidityPoolWithdraw(_)
+            | OperationBody::AllowTrust(_)
+            | OperationBody::SetTrustLineFlags(_)
+            | OperationBody::InvokeHostFunction(_)
+    )
+}
+
+/// The hash of an envelope from its bytes: sha256 of the network id, the
+/// envelope type and the signed transaction, as `stellar-xdr` computes it
+/// from the decoded envelope. V0 envelopes (and bytes that would not
+/// re-encode the same) take the decoded route.
+fn envelope_hash(env: &EnvelopeRef, xdr: &[u8], network: &Network) -> Result<[u8; 32], String> {
+    use sha2::{Digest, Sha256};
+    if env.kind == ENVELOPE_TX_V0 || !env.canonical {
+        let decoded = decode::<TransactionEnvelope>(env.span, xdr)?;
+        return decoded
+            .hash(network.id)
+            .map_err(|e| format!("cannot hash an envelope: {e}"));
+    }
+    let mut sha = Sha256::new();
+    sha.update(network.id);
+    sha.update(env.kind.to_be_bytes());
+    sha.update(env.signed.of(xdr));
+    Ok(sha.finalize().into())
+}
+
+/// Decodes one part of a validated ledger with `stellar-xdr`, with the
+/// depth that was left where it sits.
+fn decode<T: ReadXdr>(span: Span, xdr: &[u8]) -> Result<T, String> {
+    let bytes = span.of(xdr);
+    T::from_xdr(
+        bytes,
+        Limits {
+            depth: span.depth,
+            len: bytes.len(),
+        },
+    )
+    .map_err(|e| format!("cannot decode bytes {}..{}: {e}", span.start, span.end))
+}
+
+/// Events of every transaction, derived from operations and changes, with
+/// the ledger read in place: of each envelope only the parts the rules
+/// read are decoded, results only for transactions that succeeded, and a
+/// transaction's meta only when one of its rules reads it.
+pub(crate) fn transactions_fast(
+    index: &LedgerIndex,
+    xdr: &[u8],
+    network: &Network,
+) -> Result<Vec<TxEvents>, TtpError> {
+    let ledger = index.header.ledger_seq;
+    let fail_ledger = |detail: String| TtpError::Ledger { ledger, detail };
+    let mut by_hash: HashMap<[u8; 32], &EnvelopeRef> =
+        HashMap::with_capacity(index.envelopes.len());
+    for env in &index.envelopes {
+        by_hash.insert(envelope_hash(env, xdr, network).map_err(fail_ledger)?, env);
+    }
+    let rules = Rules { network };
+    let reconcile_xlm = index.header.ledger_version < 8;
+    let empty_changes = LedgerEntryChanges::default();
+    let no_meta = TransactionMeta::V0(Default::default());
+    let mut out = Vec::with_capacity(index.txs.len());
+    for (i, tx) in index.txs.iter().enumerate() {
+        let fail = |detail: String| TtpError::Tx {
+            ledger,
+            tx_hash: hex::encode(tx.hash),
+            detail,
+        };
+        let env = by_hash
+            .get(&tx.hash)
+            .ok_or_else(|| no_envelope(ledger, tx.hash, network))?;
+        let parts = EnvelopeParts::decode(env, xdr).map_err(&fail)?;
+        let env = parts.envelope();
+        let successful = tx.successful();
+        let result: Option<TransactionResultPair> = if successful {
+            Some(decode(tx.result, xdr).map_err(&fail)?)
+        } else {
+            None
+        };
+        let needs_meta =
+            env.soroban || (successful && (reconcile_xlm || env.operations.iter().any(reads_meta)));
+        let meta: TransactionMeta = if needs_meta {
+            decode(tx.meta, xdr).map_err(&fail)?
+        } else {
+            no_meta.clone()
+        };
+        let (fee_processing, post): (LedgerEntryChanges, Option<LedgerEntryChanges>) =
+            if env.soroban {
+                let post = match tx.post_fee_processing {
+                    Some(span) => Some(decode(span, xdr).map_err(&fail)?),
+                    None => None,
+                };
+                (decode(tx.fee_processing, xdr).map_err(&fail)?, post)
+            } else {
+                (empty_changes.clone(), None)
+            };
+        let applied = Applied {
+            index: i,
+            hash: tx.hash,
+            successful,
+            fee_charged: tx.fee_charged,
+            op_results: result
+                .as_ref()
+                .map(|r| op_results(&r.result.result))
+                .unwrap_or_default(),
+            fee_processing: &fee_processing,
+            meta: &meta,
+            post_apply_fee_processing: post.as_ref(),
+        };
+        out.push(tx_events(&rules, &applied, &env, reconcile_xlm).map_err(fail)?);
+    }
+    Ok(out)
+}
+
+/// The parts of an envelope the rules read, each decoded alone from its
+/// span (signatures and Soroban resources are never decoded).
+struct EnvelopeParts {
+    fee_source: AccountId,
+    source: AccountId,
+    seq: i64,
+    memo: Memo,
+    operations: VecM<Operation, 100>,
+    soroban: bool,
+}
+
+impl EnvelopeParts {
+    fn decode(env: &EnvelopeRef, xdr: &[u8]) -> Result<Self, String> {
+        let account = |span: Span| -> Result<AccountId, String> {
+            if env.kind == ENVELOPE_TX_V0 {
+                let key: Uint256 = decode(span, xdr)?;
+                Ok(AccountId(PublicKey::PublicKeyTypeEd25519(key)))
+            } else {
+                Ok(demux(&decode::<MuxedAccount>(span, xdr)?).0)
+            }
+        };
+        let source = account(env.source)?;
+        let fee_source = if env.kind == ENVELOPE_TX_FEE_BUMP {
+            demux(&decode::<MuxedAccount>(env.fee_source, xdr)?).0
+        } else {
+            source.clone()
+        };
+        Ok(EnvelopeParts {
+            fee_source,
+            source,
+            seq: env.seq_num,
+            memo: decode(env.memo, xdr)?,
+            operations: decode(env.operations_span, xdr)?,
+            soroban: env.soroban,
+        })
+    }
+
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            fee_source: self.fee_source.clone(),
+            source: self.source.clone(),
+            seq: self.seq,
+            memo: &self.memo,
+            operations: &self.operations,
+            soroban: self.soroban,
+        }
+    }
 }

@@ -12,12 +12,11 @@ pub mod verify;
 
 pub use event::{EventKind, Movement, MuxedInfo, TtpEvent};
 
-use std::collections::HashMap;
-
 use stellar_xdr::LedgerCloseMeta;
 
 use crate::stellar::ledger::LedgerView;
-use crate::stellar::Network;
+use crate::stellar::walk::LedgerIndex;
+use crate::stellar::{DecodeError, Network};
 
 /// How events are obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +92,9 @@ pub fn resolve(view: &LedgerView<'_>, mode: Mode) -> Mode {
 /// Every token-transfer event of a ledger, in the reference order: all fee
 /// charges first, then each transaction's operation events; refunds follow
 /// their transaction before protocol 23 and come last from 23 on.
+///
+/// This is the reference path, over a fully decoded ledger; [`Extractor`]
+/// gives the same events from the XDR bytes read in place.
 pub fn extract(
     meta: &LedgerCloseMeta,
     network: &Network,
@@ -103,57 +105,174 @@ pub fn extract(
         Mode::Unified => unified::transactions(&view, network)?,
         _ => derived::transactions(&view, network)?,
     };
-    Ok(order(&view, txs))
+    let header = view.header();
+    Ok(order(
+        header.ledger_seq,
+        header.scp_value.close_time.0,
+        header.ledger_version,
+        txs,
+    ))
 }
 
-fn order(view: &LedgerView<'_>, txs: Vec<TxEvents>) -> Vec<TtpEvent> {
-    let ledger = view.sequence();
-    let closed_at = view.close_time();
-    let refunds_last = view.protocol_version() >= 23;
-    let mut positions: HashMap<(u32, u32), u32> = HashMap::new();
-    let mut place = |tx: &TxEvents, op: Option<u32>, m: &Movement| {
-        let slot = positions.entry((tx.index, op.unwrap_or(0))).or_insert(0);
-        let position = *slot;
-        *slot += 1;
-        TtpEvent {
-            ledger_sequence: ledger,
-            closed_at,
-            tx_hash: tx.hash,
-            transaction_index: tx.index,
-            operation_index: op,
-            kind: m.kind,
-            from: m.from.clone(),
-            to: m.to.clone(),
-            asset: m.asset.clone(),
-            amount: m.amount,
-            contract_address: m.contract_address.clone(),
-            to_muxed: m.to_muxed.clone(),
-            successful: tx.successful,
-            position,
+/// Which decoder extraction reads ledgers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decoder {
+    /// Read the XDR in place and decode only what the rules use.
+    #[default]
+    Fast,
+    /// Decode every ledger fully with `stellar-xdr` (the reference).
+    Reference,
+}
+
+impl Decoder {
+    /// Parses `fast` or `reference`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "fast" => Some(Decoder::Fast),
+            "reference" => Some(Decoder::Reference),
+            _ => None,
         }
+    }
+
+    /// `fast` or `reference`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decoder::Fast => "fast",
+            Decoder::Reference => "reference",
+        }
+    }
+}
+
+/// Why a ledger's bytes gave no events.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExtractError {
+    /// The XDR is invalid.
+    #[error(transparent)]
+    Xdr(#[from] DecodeError),
+    /// The ledger decodes but breaks a token-transfer rule.
+    #[error(transparent)]
+    Ttp(#[from] TtpError),
+}
+
+/// Extracts events from `LedgerCloseMeta` XDR with either decoder. Keeps
+/// its index between ledgers, so one extractor per worker thread avoids
+/// allocating per ledger.
+#[derive(Debug, Default)]
+pub struct Extractor {
+    index: LedgerIndex,
+}
+
+impl Extractor {
+    /// A new extractor.
+    pub fn new() -> Self {
+        Extractor::default()
+    }
+
+    /// The events of one ledger's XDR (which must be exactly one
+    /// `LedgerCloseMeta`), with the mode it resolved to.
+    pub fn extract(
+        &mut self,
+        xdr: &[u8],
+        network: &Network,
+        mode: Mode,
+        decoder: Decoder,
+        depth: u32,
+    ) -> Result<(Vec<TtpEvent>, Mode), ExtractError> {
+        match decoder {
+            Decoder::Reference => {
+                let meta = crate::stellar::decode_ledger(xdr, depth)?;
+                let resolved = resolve(&LedgerView::new(&meta), mode);
+                Ok((extract(&meta, network, resolved)?, resolved))
+            }
+            Decoder::Fast => {
+                self.index.fill(xdr, depth).map_err(|e| DecodeError::Xdr {
+                    ledger: None,
+                    error: e.to_string(),
+                })?;
+                let index = &self.index;
+                let resolved = match mode {
+                    Mode::Auto if index.txs.iter().all(|t| t.meta_version == 4) => Mode::Unified,
+                    Mode::Auto => Mode::Derived,
+                    other => other,
+                };
+                let txs = match resolved {
+                    Mode::Unified => unified::transactions_fast(index, xdr, network)?,
+                    _ => derived::transactions_fast(index, xdr, network)?,
+                };
+                let header = &index.header;
+                let events = order(
+                    header.ledger_seq,
+                    header.close_time,
+                    header.ledger_version,
+                    txs,
+                );
+                Ok((events, resolved))
+            }
+        }
+    }
+}
+
+fn order(ledger: u32, closed_at: u64, protocol: u32, txs: Vec<TxEvents>) -> Vec<TtpEvent> {
+    let refunds_last = protocol >= 23;
+    let total = txs
+        .iter()
+        .map(|t| {
+            1 + usize::from(t.refund.is_some()) + t.ops.iter().map(|(_, m)| m.len()).sum::<usize>()
+        })
+        .sum();
+    // The position counts events of the same (transaction, operation); fee
+    // events share operation 0, so a refund is position 1 after its charge.
+    let event = |tx: &TxHead, op: Option<u32>, position: u32, m: Movement| TtpEvent {
+        ledger_sequence: ledger,
+        closed_at,
+        tx_hash: tx.hash,
+        transaction_index: tx.index,
+        operation_index: op,
+        kind: m.kind,
+        from: m.from,
+        to: m.to,
+        asset: m.asset,
+        amount: m.amount,
+        contract_address: m.contract_address,
+        to_muxed: m.to_muxed,
+        successful: tx.successful,
+        position,
     };
-    let mut out = Vec::new();
-    for tx in &txs {
-        out.push(place(tx, None, &tx.charge));
+    let mut out = Vec::with_capacity(total);
+    let mut rest = Vec::with_capacity(txs.len());
+    for tx in txs {
+        let head = TxHead {
+            hash: tx.hash,
+            index: tx.index,
+            successful: tx.successful,
+        };
+        out.push(event(&head, None, 0, tx.charge));
+        rest.push((head, tx.ops, tx.refund));
     }
-    for tx in &txs {
-        for (op, movements) in &tx.ops {
-            for m in movements {
-                out.push(place(tx, Some(*op), m));
+    let mut refunds = Vec::new();
+    for (head, ops, refund) in rest {
+        for (op, movements) in ops {
+            for (position, m) in movements.into_iter().enumerate() {
+                out.push(event(&head, Some(op), position as u32, m));
             }
         }
-        if !refunds_last {
-            if let Some(refund) = &tx.refund {
-                out.push(place(tx, None, refund));
+        if let Some(refund) = refund {
+            if refunds_last {
+                refunds.push((head, refund));
+            } else {
+                out.push(event(&head, None, 1, refund));
             }
         }
     }
-    if refunds_last {
-        for tx in &txs {
-            if let Some(refund) = &tx.refund {
-                out.push(place(tx, None, refund));
-            }
-        }
+    for (head, refund) in refunds {
+        out.push(event(&head, None, 1, refund));
     }
     out
+}
+
+/// What every event of a transaction shares.
+struct TxHead {
+    hash: [u8; 32],
+    index: u32,
+    successful: bool,
 }
