@@ -361,6 +361,9 @@ pub struct ProcessArgs {
     /// TTP mode: auto, unified (CAP-67 events) or derived (from operations)
     #[arg(long, value_name = "auto|unified|derived")]
     pub mode: Option<String>,
+    /// XDR decoder: fast (read in place) or reference (full stellar-xdr decode) [default: fast]
+    #[arg(long, value_name = "fast|reference")]
+    pub decoder: Option<String>,
     /// Network name or passphrase [default: recognised from the ledgers]
     #[arg(long, value_name = "NAME|PASSPHRASE")]
     pub network: Option<String>,
@@ -423,6 +426,7 @@ impl ProcessArgs {
         );
         opt(&mut out, "processor.kind", "--kind", &self.kind);
         opt(&mut out, "processor.mode", "--mode", &self.mode);
+        opt(&mut out, "processor.decoder", "--decoder", &self.decoder);
         opt(&mut out, "processor.network", "--network", &self.network);
         switch(&mut out, "processor.verify", "--verify", self.verify);
         list(
@@ -793,15 +797,18 @@ pub struct BenchControlplaneArgs {
 /// Data-path benchmarks.
 #[derive(Debug, Args)]
 pub struct BenchDataArgs {
-    /// Data lake to read (default: a generated lake of --ledgers ledgers)
+    /// Data lake to read (default: the real fixture ledgers re-sequenced into --ledgers ledgers, or generated ones)
     #[arg(long, value_name = "DIR")]
     pub datalake: Option<PathBuf>,
-    /// Ledgers to generate when no lake is given
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    /// Ledgers to make when no lake is given
+    #[arg(long, value_name = "N", default_value_t = 2000)]
     pub ledgers: u32,
     /// Repeat each measurement this many times and keep the best
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub rounds: u32,
+    /// Print the figures as one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Sink benchmark.

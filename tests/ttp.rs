@@ -289,12 +289,14 @@ fn undecodable_xdr_names_the_ledger_through_the_processor() {
     let xdr = stellar_xdr::WriteXdr::to_xdr(&meta, stellar_xdr::Limits::none()).unwrap();
     let summary = stellarflow::stellar::LedgerSummary::of(&meta).unwrap();
     let mut rows = stellarflow::schema::ledger::LedgerRowsBuilder::default();
+    let cut = bytes::Bytes::copy_from_slice(&xdr[..xdr.len() / 3]);
     rows.push(
         &summary,
         &GeneratorOptions::new(100, 1, 5).network.id,
-        &xdr[..xdr.len() / 3],
+        &cut,
+        &cut,
     );
-    let batch: RecordBatch = rows.finish();
+    let batch: RecordBatch = rows.finish().unwrap();
     let config = common::config(stellarflow::config::Role::Processor, &[]);
     let extraction = stellarflow::processor::extraction(&config).unwrap();
     let stats = stellarflow::processor::ProcessorStats::default();

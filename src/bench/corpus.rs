@@ -20,7 +20,8 @@ pub struct Corpus {
 
 impl Corpus {
     /// Loads `dir`, or makes a default corpus of `ledgers` ledgers.
-    pub fn load_or_make(dir: Option<&Path>, ledgers: u32) -> anyhow::Result<Self> {
+    /// `announce` prints which corpus was made.
+    pub fn load_or_make(dir: Option<&Path>, ledgers: u32, announce: bool) -> anyhow::Result<Self> {
         let (dir, temp) = match dir {
             Some(dir) => (dir.to_path_buf(), None),
             None => {
@@ -29,14 +30,20 @@ impl Corpus {
                 let fixtures =
                     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/stellar-fixtures/lake");
                 if fixtures.join(".config.json").is_file() {
-                    println!("corpus: {ledgers} real pubnet ledgers (the fixtures, re-sequenced)");
+                    if announce {
+                        println!(
+                            "corpus: {ledgers} real pubnet ledgers (the fixtures, re-sequenced)"
+                        );
+                    }
                     let layout = LakeLayout {
                         ledgers_per_batch: 1,
                         batches_per_partition: 64000,
                     };
                     generator::resequence_lake(&fixtures, &out, 10_000_000, ledgers, layout)?;
                 } else {
-                    println!("corpus: {ledgers} generated ledgers (fixtures not found)");
+                    if announce {
+                        println!("corpus: {ledgers} generated ledgers (fixtures not found)");
+                    }
                     let mut options = GeneratorOptions::new(10_000_000, ledgers, 1);
                     options.txs_per_ledger = 200;
                     generator::write_lake(&options, &out, None)?;

@@ -25,8 +25,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None => {
             let defaults = BenchDataArgs {
                 datalake: None,
-                ledgers: 500,
+                ledgers: 2000,
                 rounds: 3,
+                json: false,
             };
             all::bench_all(&defaults).await
         }

@@ -98,7 +98,7 @@ pub async fn start_processor_child(source: &str) -> anyhow::Result<(ChildRole, S
 
 /// Runs the processor benchmark.
 pub async fn bench_process(args: &BenchDataArgs) -> anyhow::Result<()> {
-    let corpus = Corpus::load_or_make(args.datalake.as_deref(), args.ledgers)?;
+    let corpus = Corpus::load_or_make(args.datalake.as_deref(), args.ledgers, true)?;
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(corpus.dir.join(".config.json"))?)?;
     let network = Network::from_passphrase(&manifest.network_passphrase);

@@ -89,7 +89,7 @@ pub async fn drain(
 
 /// Runs the source benchmark.
 pub async fn bench_source(args: &BenchDataArgs) -> anyhow::Result<()> {
-    let corpus = Corpus::load_or_make(args.datalake.as_deref(), args.ledgers)?;
+    let corpus = Corpus::load_or_make(args.datalake.as_deref(), args.ledgers, true)?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);

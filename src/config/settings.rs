@@ -239,6 +239,8 @@ pub const SETTINGS: &[Setting] = &[
       "what to extract: token transfers or Soroban contract-data changes"),
     s("processor.mode", None, Kind::Enum(&["auto", "unified", "derived"]), Some("auto"),
       "TTP mode: CAP-67 events, derived from operations, or unified when every tx has V4 meta"),
+    s("processor.decoder", None, Kind::Enum(&["fast", "reference"]), Some("fast"),
+      "XDR decoder: read in place and decode only what the rules use, or decode fully with stellar-xdr"),
     s("processor.network", None, Kind::Text, None,
       "network name or passphrase (default: recognised from the ledgers' network id)"),
     s("processor.verify", None, Kind::Bool, Some("false"),

@@ -178,6 +178,8 @@ pub struct ProcessorSettings {
     pub kind: String,
     /// `auto`, `unified` or `derived`.
     pub mode: String,
+    /// `fast` or `reference`.
+    pub decoder: String,
     /// Network name or passphrase.
     pub network: Option<String>,
     /// Run VerifyEvents on every ledger.

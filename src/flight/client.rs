@@ -1,8 +1,12 @@
 //! Reading a range from any stellarflow Flight service.
 
-use arrow_flight::decode::{DecodedPayload, FlightDataDecoder};
-use arrow_flight::error::FlightError;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::buffer::Buffer;
+use arrow::datatypes::SchemaRef;
 use arrow_flight::flight_service_client::FlightServiceClient;
+use arrow_flight::FlightData;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use tonic::transport::{Channel, Endpoint};
@@ -80,6 +84,7 @@ pub async fn connect(endpoint: &str) -> Result<FlightServiceClient<Channel>, Fli
         .tcp_nodelay(true)
         .initial_stream_window_size(super::STREAM_WINDOW)
         .initial_connection_window_size(super::CONNECTION_WINDOW)
+        .max_frame_size(super::MAX_FRAME)
         .connect()
         .await
         .map_err(|e| fail(format!("{e}")))?;
@@ -127,42 +132,71 @@ pub async fn fetch(endpoint: &str, ticket: Ticket) -> Result<LedgerBatchStream, 
             code: s.code(),
             message: s.message().to_string(),
         })?;
-    let frames = response
+    let endpoint = endpoint.to_string();
+    let mut schema: Option<SchemaRef> = None;
+    let stream = response
         .into_inner()
-        .map_err(|s| FlightError::Tonic(Box::new(s)));
-    let decoder = FlightDataDecoder::new(frames);
-    let stream = decoder
-        .map_err(move |e| match e {
-            FlightError::Tonic(s) => FlightClientError::Status {
+        .map_err({
+            let owner = owner.clone();
+            move |s| FlightClientError::Status {
                 endpoint: owner.clone(),
                 code: s.code(),
                 message: s.message().to_string(),
-            },
-            other => FlightClientError::Stream {
-                endpoint: owner.clone(),
-                reason: other.to_string(),
-            },
-        })
-        .try_filter_map(|decoded| async move {
-            let meta: Option<BatchMeta> = serde_json::from_slice(&decoded.inner.app_metadata).ok();
-            Ok(match decoded.payload {
-                DecodedPayload::RecordBatch(batch) => Some((batch, meta)),
-                _ => None,
-            })
-        })
-        .and_then({
-            let endpoint = endpoint.to_string();
-            move |(batch, meta)| {
-                let endpoint = endpoint.clone();
-                async move {
-                    let meta = meta.ok_or_else(|| FlightClientError::Stream {
-                        endpoint,
-                        reason: "a record batch arrived without its ledger range (app_metadata)"
-                            .into(),
-                    })?;
-                    Ok(LedgerBatch { batch, meta })
-                }
             }
+        })
+        .try_filter_map(move |data| {
+            let decoded = decode(&mut schema, data).map_err(|reason| FlightClientError::Stream {
+                endpoint: endpoint.clone(),
+                reason,
+            });
+            futures::future::ready(decoded)
         });
     Ok(stream.boxed())
+}
+
+/// One Flight message: the schema (remembered), or a record batch with its
+/// ledger range. The body becomes the batch's buffer without a copy (arrow
+/// copies only the few small buffers whose alignment its types need), which
+/// matters for megabytes of ledger XDR per batch.
+fn decode(schema: &mut Option<SchemaRef>, data: FlightData) -> Result<Option<LedgerBatch>, String> {
+    use arrow::ipc::MessageHeader;
+    let message = arrow::ipc::root_as_message(&data.data_header[..])
+        .map_err(|e| format!("not an Arrow IPC message: {e}"))?;
+    match message.header_type() {
+        MessageHeader::NONE => Ok(None),
+        MessageHeader::Schema => {
+            let ipc = message
+                .header_as_schema()
+                .ok_or("a schema message without a schema")?;
+            let decoded = arrow::ipc::convert::try_fb_to_schema(ipc)
+                .map_err(|e| format!("undecodable schema: {e}"))?;
+            *schema = Some(Arc::new(decoded));
+            Ok(None)
+        }
+        MessageHeader::RecordBatch => {
+            let schema = schema
+                .clone()
+                .ok_or("a record batch arrived before the schema")?;
+            let header = message
+                .header_as_record_batch()
+                .ok_or("a record batch message without its header")?;
+            let meta: BatchMeta = serde_json::from_slice(&data.app_metadata).map_err(|_| {
+                "a record batch arrived without its ledger range (app_metadata)".to_string()
+            })?;
+            let body = Buffer::from(data.data_body);
+            let batch = arrow::ipc::reader::read_record_batch(
+                &body,
+                header,
+                schema,
+                &HashMap::new(),
+                None,
+                &message.version(),
+            )
+            .map_err(|e| format!("undecodable record batch: {e}"))?;
+            Ok(Some(LedgerBatch { batch, meta }))
+        }
+        other => Err(format!(
+            "unexpected {other:?} message (stellarflow streams have no dictionaries)"
+        )),
+    }
 }

@@ -21,11 +21,16 @@ pub const STREAM_WINDOW: u32 = 8 << 20;
 /// Connection-wide window (several streams).
 pub const CONNECTION_WINDOW: u32 = 32 << 20;
 
+/// Largest HTTP/2 frame our peers may send us. h2's default (16 KB) cuts a
+/// megabyte batch into 64 frames, each parsed and copied on its own.
+pub const MAX_FRAME: u32 = 1 << 20;
+
 /// A tonic server builder tuned for Flight streams.
 pub fn server_builder() -> tonic::transport::Server {
     tonic::transport::Server::builder()
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .tcp_nodelay(true)
 }
 

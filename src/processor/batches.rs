@@ -1,6 +1,8 @@
 //! Record batches the processor serves: `ttp_event` rows from events and
 //! `contract_data` rows from contract-data changes.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -8,11 +10,32 @@ use arrow::array::{
 };
 use arrow::error::ArrowError;
 
+use stellar_xdr::Asset;
+
 use super::ttp::TtpEvent;
 use crate::schema::contract_data::schema as contract_data_schema;
 use crate::schema::ttp::schema;
 use crate::schema::UTC;
 use crate::stellar::address;
+
+/// The asset columns of one asset.
+struct AssetColumns {
+    asset: String,
+    asset_type: &'static str,
+    code: Option<String>,
+    issuer: Option<String>,
+}
+
+impl AssetColumns {
+    fn of(asset: &Asset) -> Self {
+        AssetColumns {
+            asset: address::asset_string(asset),
+            asset_type: address::asset_type(asset),
+            code: address::asset_code(asset),
+            issuer: address::asset_issuer(asset).map(address::account),
+        }
+    }
+}
 
 /// Builds a `ttp_event` batch from events. An error means the columns
 /// built here disagree with the schema: a bug, reported rather than hidden.
@@ -29,11 +52,34 @@ pub fn ttp_batch(events: &[TtpEvent]) -> Result<RecordBatch, ArrowError> {
     let mut tx_index = UInt32Builder::with_capacity(n);
     let mut op_index = UInt32Builder::with_capacity(n);
     let mut successful = BooleanBuilder::with_capacity(n);
+    // Events of a batch share few assets and runs of one transaction: their
+    // renderings are computed once, not per row.
+    let mut assets: HashMap<&Asset, AssetColumns, foldhash::fast::RandomState> = HashMap::default();
+    let mut last_tx: Option<([u8; 32], [u8; 64])> = None;
     for e in events {
-        id.append_value(e.event_id());
+        // `fmt::Write` on a string builder appends to the current value;
+        // `append_value("")` ends it. No String per row.
+        let _ = write!(
+            id,
+            "{}-{}-{}-{}",
+            e.ledger_sequence,
+            e.transaction_index,
+            e.operation_index.unwrap_or(0),
+            e.position
+        );
+        id.append_value("");
         ledger.append_value(e.ledger_sequence);
         closed.append_value(e.closed_at as i64);
-        tx_hash.append_value(hex::encode(e.tx_hash));
+        let hex = match &last_tx {
+            Some((hash, hex)) if *hash == e.tx_hash => hex,
+            _ => {
+                let mut hex = [0u8; 64];
+                // Cannot fail: 32 bytes always fit 64 hex digits.
+                let _ = hex::encode_to_slice(e.tx_hash, &mut hex);
+                &last_tx.insert((e.tx_hash, hex)).1
+            }
+        };
+        tx_hash.append_value(std::str::from_utf8(hex).unwrap_or_default());
         tx_index.append_value(e.transaction_index);
         op_index.append_option(e.operation_index);
         kind.append_value(e.kind.as_str());
@@ -41,10 +87,11 @@ pub fn ttp_batch(events: &[TtpEvent]) -> Result<RecordBatch, ArrowError> {
         to.append_option(e.to.as_deref());
         match &e.asset {
             Some(a) => {
-                asset.append_value(address::asset_string(a));
-                asset_type.append_value(address::asset_type(a));
-                code.append_option(address::asset_code(a));
-                issuer.append_option(address::asset_issuer(a).map(|i| i.to_string()));
+                let columns = assets.entry(a).or_insert_with(|| AssetColumns::of(a));
+                asset.append_value(&columns.asset);
+                asset_type.append_value(columns.asset_type);
+                code.append_option(columns.code.as_deref());
+                issuer.append_option(columns.issuer.as_deref());
             }
             None => {
                 asset.append_null();
@@ -53,7 +100,8 @@ pub fn ttp_batch(events: &[TtpEvent]) -> Result<RecordBatch, ArrowError> {
                 issuer.append_null();
             }
         }
-        amount.append_value(e.amount.to_string());
+        let _ = write!(amount, "{}", e.amount);
+        amount.append_value("");
         contract.append_value(&e.contract_address);
         muxed_id.append_option(e.to_muxed.as_ref().map(|m| m.value()));
         muxed_type.append_option(e.to_muxed.as_ref().map(|m| m.kind()));

@@ -62,6 +62,7 @@ pub fn extraction(config: &Config) -> Result<Extraction, ConfigError> {
     Ok(Extraction {
         kind,
         mode: ttp::Mode::parse(&settings.mode).unwrap_or(ttp::Mode::Auto),
+        decoder: ttp::Decoder::parse(&settings.decoder).unwrap_or_default(),
         network,
         verify: settings.verify,
         filter: Arc::new(Filter::from_settings(settings)?),

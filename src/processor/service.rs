@@ -15,11 +15,11 @@ use super::batches::{contract_data_batch, ttp_batch};
 use super::contract_data;
 use super::filter::Filter;
 use super::stats::ProcessorStats;
-use super::ttp::{self, Mode};
+use super::ttp::{self, Decoder, ExtractError, Extractor, Mode};
 use crate::flight::{ledger_batches, BatchStream, LedgerBatch, RangeService, Ticket};
 use crate::schema::ledger::LedgerRows;
 use crate::stellar::ledger::LedgerView;
-use crate::stellar::{decode_ledger, Network};
+use crate::stellar::{decode_ledger, DecodeError, Network};
 
 /// What the processor extracts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub struct Extraction {
     pub kind: Kind,
     /// TTP mode.
     pub mode: Mode,
+    /// Which XDR decoder reads the ledgers.
+    pub decoder: Decoder,
     /// The configured network (otherwise recognised from each ledger).
     pub network: Option<Network>,
     /// Run `verify` on every ledger.
@@ -90,24 +92,31 @@ impl Extraction {
             })?;
         let mut events = Vec::new();
         let mut changes = Vec::new();
+        let mut extractor = Extractor::new();
         for row in 0..rows.sequence.len() {
             let sequence = rows.sequence.value(row);
-            let meta = decode_ledger(rows.ledger_xdr.value(row), self.depth)
-                .map_err(|e| Status::data_loss(format!("ledger {sequence}: {e}")))?;
+            let xdr = rows.ledger_xdr.value(row);
+            let undecodable = |e: DecodeError| Status::data_loss(format!("ledger {sequence}: {e}"));
             match self.kind {
                 Kind::ContractData => {
+                    let meta = decode_ledger(xdr, self.depth).map_err(undecodable)?;
                     let found = contract_data::extract(&meta);
                     stats.ledger(sequence, found.len(), "contract-data");
                     changes.extend(found);
                 }
                 Kind::Ttp => {
                     let network = self.network(ids, row)?;
-                    let view = LedgerView::new(&meta);
-                    let resolved = ttp::resolve(&view, self.mode);
-                    let extracted = ttp::extract(&meta, &network, resolved)
-                        .map_err(|e| Status::data_loss(e.to_string()))?;
+                    let (extracted, resolved) = extractor
+                        .extract(xdr, &network, self.mode, self.decoder, self.depth)
+                        .map_err(|e| match e {
+                            ExtractError::Xdr(e) => undecodable(e),
+                            ExtractError::Ttp(e) => Status::data_loss(e.to_string()),
+                        })?;
                     if self.verify {
-                        ttp::verify::verify(&view, &extracted).map_err(|e| {
+                        // The oracle reads every entry change: it needs the
+                        // whole ledger decoded, whichever decoder extracted.
+                        let meta = decode_ledger(xdr, self.depth).map_err(undecodable)?;
+                        ttp::verify::verify(&LedgerView::new(&meta), &extracted).map_err(|e| {
                             metrics::counter!("stellarflow_processor_verify_failures_total")
                                 .increment(1);
                             Status::data_loss(format!("verify failed: {e}"))

@@ -5,10 +5,13 @@ use std::sync::{Arc, OnceLock};
 
 use super::UTC;
 use arrow::array::{
-    Array, ArrayBuilder, BinaryArray, BinaryBuilder, FixedSizeBinaryBuilder, Int64Builder,
-    RecordBatch, TimestampSecondBuilder, UInt32Array, UInt32Builder,
+    Array, ArrayBuilder, BinaryArray, FixedSizeBinaryBuilder, Int64Builder, RecordBatch,
+    TimestampSecondBuilder, UInt32Array, UInt32Builder,
 };
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use bytes::Bytes;
 
 use crate::stellar::LedgerSummary;
 
@@ -65,7 +68,8 @@ pub struct LedgerRowsBuilder {
     base_fee: UInt32Builder,
     base_reserve: UInt32Builder,
     max_tx_set_size: UInt32Builder,
-    ledger_xdr: BinaryBuilder,
+    /// Each ledger's XDR and the buffer it is a slice of.
+    ledger_xdr: Vec<(Bytes, Bytes)>,
     bytes: usize,
 }
 
@@ -87,15 +91,22 @@ impl Default for LedgerRowsBuilder {
             base_fee: UInt32Builder::new(),
             base_reserve: UInt32Builder::new(),
             max_tx_set_size: UInt32Builder::new(),
-            ledger_xdr: BinaryBuilder::new(),
+            ledger_xdr: Vec::new(),
             bytes: 0,
         }
     }
 }
 
 impl LedgerRowsBuilder {
-    /// Adds one ledger.
-    pub fn push(&mut self, summary: &LedgerSummary, network_id: &[u8; 32], xdr: &[u8]) {
+    /// Adds one ledger whose XDR `xdr` is a slice of `origin` (the data-lake
+    /// object it came from; `xdr` itself when there is none).
+    pub fn push(
+        &mut self,
+        summary: &LedgerSummary,
+        network_id: &[u8; 32],
+        xdr: &Bytes,
+        origin: &Bytes,
+    ) {
         self.sequence.append_value(summary.sequence);
         // Fixed-size appends of 32 bytes cannot fail.
         let _ = self.hash.append_value(summary.hash);
@@ -114,7 +125,7 @@ impl LedgerRowsBuilder {
         self.base_fee.append_value(summary.base_fee);
         self.base_reserve.append_value(summary.base_reserve);
         self.max_tx_set_size.append_value(summary.max_tx_set_size);
-        self.ledger_xdr.append_value(xdr);
+        self.ledger_xdr.push((xdr.clone(), origin.clone()));
         self.bytes += xdr.len() + 200;
     }
 
@@ -133,8 +144,10 @@ impl LedgerRowsBuilder {
         self.bytes
     }
 
-    /// The pending rows as a batch; the builder starts over.
-    pub fn finish(&mut self) -> RecordBatch {
+    /// The pending rows as a batch; the builder starts over. An error means
+    /// the columns disagree with the schema (a bug), or more than 2 GiB of
+    /// XDR in one batch.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         self.bytes = 0;
         let columns: Vec<Arc<dyn Array>> = vec![
             Arc::new(self.sequence.finish()),
@@ -151,11 +164,61 @@ impl LedgerRowsBuilder {
             Arc::new(self.base_fee.finish()),
             Arc::new(self.base_reserve.finish()),
             Arc::new(self.max_tx_set_size.finish()),
-            Arc::new(self.ledger_xdr.finish()),
+            Arc::new(binary(std::mem::take(&mut self.ledger_xdr))?),
         ];
-        // The columns match the schema by construction.
-        RecordBatch::try_new(schema(), columns).unwrap_or_else(|_| RecordBatch::new_empty(schema()))
+        RecordBatch::try_new(schema(), columns)
     }
+
+    /// Whether the next ledger's XDR follows the pending ones in the same
+    /// buffer, so that adding it keeps the batch a zero-copy view.
+    pub fn continues(&self, xdr: &Bytes, origin: &Bytes) -> bool {
+        match self.ledger_xdr.last() {
+            None => true,
+            Some((last, last_origin)) => {
+                same_buffer(last_origin, origin)
+                    && last.as_ptr() as usize + last.len() == xdr.as_ptr() as usize
+            }
+        }
+    }
+}
+
+fn same_buffer(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
+}
+
+/// The `ledger_xdr` column. Ledgers that lie back to back in one buffer
+/// (the ledgers of one data-lake object) become a view of it, with no copy
+/// of the megabytes of XDR; others are copied into one exact-size buffer.
+fn binary(ledgers: Vec<(Bytes, Bytes)>) -> Result<BinaryArray, ArrowError> {
+    let mut offsets = Vec::with_capacity(ledgers.len() + 1);
+    offsets.push(0i32);
+    let mut end = 0usize;
+    for (xdr, _) in &ledgers {
+        end += xdr.len();
+        offsets.push(i32::try_from(end).map_err(|_| {
+            ArrowError::InvalidArgumentError(format!(
+                "{end} bytes of ledger XDR do not fit one batch"
+            ))
+        })?);
+    }
+    let contiguous = ledgers.windows(2).all(|pair| {
+        same_buffer(&pair[0].1, &pair[1].1)
+            && pair[0].0.as_ptr() as usize + pair[0].0.len() == pair[1].0.as_ptr() as usize
+    });
+    let values = match ledgers.first() {
+        Some((first, origin)) if contiguous => {
+            let start = first.as_ptr() as usize - origin.as_ptr() as usize;
+            Buffer::from(origin.slice(start..start + end))
+        }
+        _ => {
+            let mut values = Vec::with_capacity(end);
+            for (xdr, _) in &ledgers {
+                values.extend_from_slice(xdr);
+            }
+            Buffer::from(values)
+        }
+    };
+    BinaryArray::try_new(OffsetBuffer::new(ScalarBuffer::from(offsets)), values, None)
 }
 
 /// Read access to the columns consumers need.

@@ -38,9 +38,16 @@ struct Limit {
     limit: Option<usize>,
 }
 
-async fn events(State(feed): State<Arc<LiveFeed>>, Query(q): Query<Limit>) -> impl IntoResponse {
+async fn events(State(feed): State<Arc<LiveFeed>>, Query(q): Query<Limit>) -> Response {
     let limit = q.limit.unwrap_or(100).min(10_000);
-    Json(json!({ "events": feed.recent(limit) }))
+    match feed.recent(limit) {
+        Ok(events) => Json(json!({ "events": events })).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot render recent events: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 #[derive(Deserialize)]

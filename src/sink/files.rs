@@ -94,6 +94,10 @@ fn io(what: &Path, e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{}: {e}", what.display())
 }
 
+/// Columns whose values rarely repeat (event ids, amounts, transaction
+/// hashes, holders), written without a dictionary.
+const UNIQUE_COLUMNS: [&str; 5] = ["event_id", "amount", "tx_hash", "from", "to"];
+
 /// `YYYY-MM-DD` of a unix time.
 fn date_of(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0)
@@ -174,10 +178,15 @@ impl FileOutput {
         let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
         let writer = match self.format {
             Format::Parquet => {
-                let props = WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-                    .set_max_row_group_row_count(Some(self.limits.row_group_rows))
-                    .build();
+                let mut props = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                    .set_max_row_group_row_count(Some(self.limits.row_group_rows));
+                // Nearly unique per row: a dictionary costs a hash lookup per
+                // value and is dropped by the writer anyway once it grows.
+                for column in UNIQUE_COLUMNS {
+                    props = props.set_column_dictionary_enabled(column.into(), false);
+                }
+                let props = props.build();
                 Writer::Parquet(ArrowWriter::try_new(file, batch.schema(), Some(props))?)
             }
             Format::Jsonl => Writer::Jsonl(
@@ -302,14 +311,16 @@ impl Output for FileOutput {
                     self.describe()
                 )
             })?;
-        // Rows are in ledger order, so dates come in runs.
+        // Rows are in ledger order, so dates come in runs; a run is found
+        // by day number, and only its date is formatted.
+        let day = |row: usize| closed.value(row).div_euclid(86_400);
         let mut start = 0;
         while start < batch.num_rows() {
-            let date = date_of(closed.value(start));
             let mut end = start + 1;
-            while end < batch.num_rows() && date_of(closed.value(end)) == date {
+            while end < batch.num_rows() && day(end) == day(start) {
                 end += 1;
             }
+            let date = date_of(closed.value(start));
             self.write_rows(date, &batch.slice(start, end - start), first)?;
             start = end;
         }

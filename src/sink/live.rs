@@ -3,7 +3,7 @@
 //! ledger-time windows for `/api/analytics`. A client that cannot keep up
 //! is disconnected with a close reason instead of slowing the pipeline.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -65,7 +65,9 @@ struct Bucket {
 pub struct LiveFeed {
     clients: Mutex<HashMap<u64, Arc<Client>>>,
     next_id: AtomicU64,
-    recent: Mutex<VecDeque<Value>>,
+    /// The newest `recent_capacity` rows, kept as Arrow (a compact copy)
+    /// and rendered as JSON only when `/api/events` asks.
+    recent: Mutex<Option<RecordBatch>>,
     recent_capacity: usize,
     queue_capacity: usize,
     /// minute of ledger time → asset → bucket; the last hour is kept.
@@ -80,7 +82,7 @@ impl LiveFeed {
         Arc::new(LiveFeed {
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            recent: Mutex::new(VecDeque::with_capacity(recent.min(10_000))),
+            recent: Mutex::new(None),
             recent_capacity: recent,
             queue_capacity: queue,
             minutes: Mutex::new(BTreeMap::new()),
@@ -118,13 +120,13 @@ impl LiveFeed {
     }
 
     /// The most recent events, newest last.
-    pub fn recent(&self, limit: usize) -> Vec<Value> {
-        let recent = self.recent.lock();
-        recent
-            .iter()
-            .skip(recent.len().saturating_sub(limit))
-            .cloned()
-            .collect()
+    pub fn recent(&self, limit: usize) -> anyhow::Result<Vec<Value>> {
+        let Some(recent) = self.recent.lock().clone() else {
+            return Ok(Vec::new());
+        };
+        let rows = recent.num_rows();
+        let take = limit.min(rows);
+        rows_as_json(&recent.slice(rows - take, take))
     }
 
     /// Per-asset event counts and volumes per event type over the last
@@ -159,54 +161,25 @@ impl LiveFeed {
         json!({"window_minutes": minutes, "until": until, "assets": assets})
     }
 
-    fn publish(&self, events: Vec<Value>) {
-        {
-            let mut minutes = self.minutes.lock();
-            for e in &events {
-                let Some(closed) = e.get("closed_at").and_then(Value::as_str) else {
-                    continue;
-                };
-                let Ok(t) = chrono::DateTime::parse_from_rfc3339(closed) else {
-                    continue;
-                };
-                let minute = t.timestamp().div_euclid(60);
-                let asset = e
-                    .get("asset")
-                    .and_then(Value::as_str)
-                    .unwrap_or("(custom token)")
-                    .to_string();
-                let kind = e
-                    .get("event_type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string();
-                let amount = e
-                    .get("amount")
-                    .and_then(Value::as_str)
-                    .and_then(|a| a.parse::<i128>().ok())
-                    .unwrap_or(0);
-                let bucket = minutes.entry(minute).or_default().entry(asset).or_default();
-                bucket.events += 1;
-                let slot = bucket.volume.entry(kind).or_default();
-                *slot = slot.saturating_add(amount);
-            }
-            if let Some(newest) = minutes.keys().next_back().copied() {
-                minutes.retain(|m, _| *m > newest - 60);
-            }
-        }
+    /// Takes in one batch of events: analytics from its columns, the
+    /// newest rows kept as Arrow, and JSON only for rows sent to a client,
+    /// so a sink nobody watches renders nothing.
+    fn publish(&self, batch: &RecordBatch) -> anyhow::Result<()> {
+        self.count(batch);
+        self.keep_recent(batch)?;
         let clients: Vec<(u64, Arc<Client>)> = self
             .clients
             .lock()
             .iter()
             .map(|(id, c)| (*id, c.clone()))
             .collect();
-        for event in &events {
-            if clients.is_empty() {
-                break;
-            }
+        if clients.is_empty() {
+            return Ok(());
+        }
+        for event in rows_as_json(batch)? {
             let text: Arc<str> = Arc::from(event.to_string());
             for (id, client) in &clients {
-                if !client.subscription.lock().matches(event) {
+                if !client.subscription.lock().matches(&event) {
                     continue;
                 }
                 if client.queue.try_send(text.clone()).is_err() {
@@ -218,12 +191,79 @@ impl LiveFeed {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Appends the batch's rows to the recent rows, keeping the newest
+    /// `recent_capacity` as one compact batch (a copy, so that old batches
+    /// are not held alive by a slice).
+    fn keep_recent(&self, batch: &RecordBatch) -> anyhow::Result<()> {
+        let capacity = self.recent_capacity;
         let mut recent = self.recent.lock();
-        for event in events {
-            if recent.len() == self.recent_capacity {
-                recent.pop_front();
+        let new_rows = batch.num_rows().min(capacity);
+        let new = batch.slice(batch.num_rows() - new_rows, new_rows);
+        let merged = match recent.take() {
+            Some(old) if old.schema() == new.schema() => {
+                let keep_old = old.num_rows().min(capacity - new_rows);
+                let old = old.slice(old.num_rows() - keep_old, keep_old);
+                arrow::compute::concat_batches(&new.schema(), [&old, &new])?
             }
-            recent.push_back(event);
+            _ => arrow::compute::concat_batches(&new.schema(), [&new])?,
+        };
+        *recent = Some(merged);
+        Ok(())
+    }
+
+    /// Adds a batch's events to the per-minute, per-asset buckets, reading
+    /// the Arrow columns directly.
+    fn count(&self, batch: &RecordBatch) {
+        use arrow::array::{Array, StringArray, TimestampSecondArray};
+        let column = |name: &str| batch.column_by_name(name);
+        let closed =
+            column("closed_at").and_then(|c| c.as_any().downcast_ref::<TimestampSecondArray>());
+        let asset = column("asset").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+        let kind = column("event_type").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+        let amount = column("amount").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+        let (Some(closed), Some(asset), Some(kind), Some(amount)) = (closed, asset, kind, amount)
+        else {
+            return; // not token-transfer rows (contract data): nothing to count
+        };
+        let mut minutes = self.minutes.lock();
+        for row in 0..batch.num_rows() {
+            if closed.is_null(row) {
+                continue;
+            }
+            let minute = closed.value(row).div_euclid(60);
+            let asset = if asset.is_null(row) {
+                "(custom token)"
+            } else {
+                asset.value(row)
+            };
+            let kind = if kind.is_null(row) {
+                "?"
+            } else {
+                kind.value(row)
+            };
+            let amount = if amount.is_null(row) {
+                0
+            } else {
+                amount.value(row).parse::<i128>().unwrap_or(0)
+            };
+            let assets = minutes.entry(minute).or_default();
+            let bucket = match assets.get_mut(asset) {
+                Some(bucket) => bucket,
+                None => assets.entry(asset.to_string()).or_default(),
+            };
+            bucket.events += 1;
+            match bucket.volume.get_mut(kind) {
+                Some(slot) => *slot = slot.saturating_add(amount),
+                None => {
+                    bucket.volume.insert(kind.to_string(), amount);
+                }
+            }
+        }
+        if let Some(newest) = minutes.keys().next_back().copied() {
+            minutes.retain(|m, _| *m > newest - 60);
         }
     }
 }
@@ -266,7 +306,7 @@ impl Output for LiveOutput {
 
     fn write(&mut self, batch: &RecordBatch, _meta: BatchMeta) -> anyhow::Result<()> {
         if batch.num_rows() > 0 {
-            self.feed.publish(rows_as_json(batch)?);
+            self.feed.publish(batch)?;
         }
         Ok(())
     }

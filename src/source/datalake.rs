@@ -21,7 +21,7 @@ use crate::config::SourceSettings;
 use crate::flight::Ticket;
 use crate::stellar::lake::{range_from_name, MANIFEST, SUFFIXES};
 use crate::stellar::{
-    decode_batch, decompress, LakeLayout, LedgerSummary, Manifest, Network, MAX_DECOMPRESSED,
+    decompress, summarize_batch, LakeLayout, Manifest, Network, MAX_DECOMPRESSED,
 };
 
 /// An opened data lake.
@@ -354,22 +354,20 @@ fn decode_object(
         detail,
     };
     let raw = decompress(compressed, MAX_DECOMPRESSED).map_err(|e| corrupt(e.to_string()))?;
-    let batch = decode_batch(Bytes::from(raw), depth).map_err(|e| corrupt(e.to_string()))?;
-    if batch.start != batch_start || batch.end != batch_end {
+    let origin = Bytes::from(raw);
+    let (start, end, ledgers) =
+        summarize_batch(origin.clone(), depth).map_err(|e| corrupt(e.to_string()))?;
+    if start != batch_start || end != batch_end {
         return Err(corrupt(format!(
-            "the object holds ledgers {}-{} but its key says {batch_start}-{batch_end}",
-            batch.start, batch.end
+            "the object holds ledgers {start}-{end} but its key says {batch_start}-{batch_end}"
         )));
     }
-    batch
-        .ledgers
+    Ok(ledgers
         .into_iter()
-        .map(|ledger| {
-            let summary = LedgerSummary::of(&ledger.meta).map_err(corrupt)?;
-            Ok(SourcedLedger {
-                summary,
-                xdr: ledger.xdr,
-            })
+        .map(|(summary, xdr)| SourcedLedger {
+            summary,
+            xdr,
+            origin: origin.clone(),
         })
-        .collect()
+        .collect())
 }

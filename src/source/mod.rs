@@ -39,6 +39,10 @@ pub struct SourcedLedger {
     pub summary: LedgerSummary,
     /// The raw `LedgerCloseMeta` XDR.
     pub xdr: Bytes,
+    /// The buffer `xdr` is a slice of (the decompressed object; `xdr`
+    /// itself for RPC), so consecutive ledgers of one object are served
+    /// without copying.
+    pub origin: Bytes,
 }
 
 /// Where ledgers come from.

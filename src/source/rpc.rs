@@ -19,7 +19,7 @@ use super::stats::SourceStats;
 use super::SourcedLedger;
 use crate::config::SourceSettings;
 use crate::flight::Ticket;
-use crate::stellar::{decode_ledger, LedgerSummary, LedgerView, Network};
+use crate::stellar::{LedgerSummary, Network};
 
 /// Ledgers asked for per `getLedgers` page.
 const PAGE: u32 = 100;
@@ -303,17 +303,18 @@ fn decode_page(page: &[Value], first: u32, depth: u32) -> Result<Vec<SourcedLedg
         let xdr = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|e| bad(format!("`metadataXdr` is not base64: {e}")))?;
-        let meta = decode_ledger(&xdr, depth).map_err(|e| bad(e.to_string()))?;
-        if LedgerView::new(&meta).sequence() != expected {
+        let summary = LedgerSummary::from_xdr(&xdr, depth).map_err(&bad)?;
+        if summary.sequence != expected {
             return Err(bad(format!(
                 "metadataXdr holds ledger {}",
-                LedgerView::new(&meta).sequence()
+                summary.sequence
             )));
         }
-        let summary = LedgerSummary::of(&meta).map_err(bad)?;
+        let xdr = Bytes::from(xdr);
         out.push(SourcedLedger {
             summary,
-            xdr: Bytes::from(xdr),
+            origin: xdr.clone(),
+            xdr,
         });
     }
     Ok(out)

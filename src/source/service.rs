@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
-use futures::stream::BoxStream;
+use std::pin::Pin;
+
+use futures::stream::{BoxStream, Peekable};
 use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -27,6 +29,9 @@ use crate::schema::ledger::{schema, LedgerRowsBuilder};
 const BATCH_BYTES: usize = 1 << 20;
 /// Most ledgers in one batch.
 const BATCH_LEDGERS: usize = 512;
+/// Below this size a batch takes in ledgers from other objects (a copy);
+/// above it, only ledgers that follow in the same object (a view).
+const COPY_BELOW: usize = 64 << 10;
 
 /// Serves ledger ranges.
 pub struct SourceService {
@@ -106,7 +111,7 @@ fn paced<T: Send + 'static>(items: BoxStream<'static, T>, rate: u32) -> BoxStrea
 }
 
 struct Batcher {
-    ledgers: BoxStream<'static, Result<SourcedLedger, SourceError>>,
+    ledgers: Pin<Box<Peekable<BoxStream<'static, Result<SourcedLedger, SourceError>>>>>,
     network_id: [u8; 32],
     stats: Arc<SourceStats>,
     flow: Option<watch::Receiver<FlowSignal>>,
@@ -138,6 +143,14 @@ impl Batcher {
             Some(Ok(ledger)) => self.take(ledger, &mut rows, &mut range),
         }
         while rows.bytes() < BATCH_BYTES && rows.len() < BATCH_LEDGERS {
+            // A ledger from another object is only worth a copy while the
+            // batch is small; otherwise it starts the next batch.
+            let ready = self.ledgers.as_mut().peek().now_or_never();
+            if let Some(Some(Ok(next))) = ready {
+                if rows.bytes() >= COPY_BELOW && !rows.continues(&next.xdr, &next.origin) {
+                    break;
+                }
+            }
             match self.ledgers.next().now_or_never() {
                 Some(Some(Ok(ledger))) => self.take(ledger, &mut rows, &mut range),
                 Some(Some(Err(e))) => {
@@ -159,10 +172,17 @@ impl Batcher {
             first_ledger: range.0,
             last_ledger: range.1,
         };
-        Some(Ok(LedgerBatch {
-            batch: rows.finish(),
-            meta,
-        }))
+        let batch = match rows.finish() {
+            Ok(batch) => batch,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(Status::internal(format!(
+                    "building the ledger batch {}-{} failed: {e}",
+                    range.0, range.1
+                ))));
+            }
+        };
+        Some(Ok(LedgerBatch { batch, meta }))
     }
 
     fn take(&self, ledger: SourcedLedger, rows: &mut LedgerRowsBuilder, range: &mut (u32, u32)) {
@@ -170,7 +190,12 @@ impl Batcher {
             range.0 = ledger.summary.sequence;
         }
         range.1 = ledger.summary.sequence;
-        rows.push(&ledger.summary, &self.network_id, &ledger.xdr);
+        rows.push(
+            &ledger.summary,
+            &self.network_id,
+            &ledger.xdr,
+            &ledger.origin,
+        );
         self.stats.inflight(-1);
         self.stats.sent(ledger.summary.sequence, ledger.xdr.len());
     }
@@ -199,7 +224,7 @@ impl RangeService for SourceService {
     async fn stream(&self, ticket: Ticket) -> Result<BatchStream, Status> {
         tracing::info!(start = ticket.start, end = ?ticket.end, "serving ledgers");
         let batcher = Batcher {
-            ledgers: self.ledgers(ticket),
+            ledgers: Box::pin(self.ledgers(ticket).peekable()),
             network_id: self.backend.network().id,
             stats: self.stats.clone(),
             flow: self.flow.lock().clone(),

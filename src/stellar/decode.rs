@@ -31,6 +31,9 @@ pub enum DecodeError {
         /// What stellar-xdr reported.
         error: String,
     },
+    /// A header whose stored hash is not the hash of the header.
+    #[error("{0}")]
+    Header(String),
     /// The batch's own sequence numbers disagree with its content.
     #[error("batch says ledgers {start}-{end} but {detail}")]
     Inconsistent {
@@ -129,20 +132,7 @@ fn read_u32(raw: &[u8], at: usize) -> Option<u32> {
 /// Decodes a `LedgerCloseMetaBatch`, checking that the ledgers are the
 /// consecutive sequence its header announces.
 pub fn decode_batch(raw: Bytes, depth: u32) -> Result<DecodedBatch, DecodeError> {
-    let truncated = |what: &str| DecodeError::Xdr {
-        ledger: None,
-        error: format!("truncated batch: no room for {what}"),
-    };
-    let start = read_u32(&raw, 0).ok_or_else(|| truncated("startSequence"))?;
-    let end = read_u32(&raw, 4).ok_or_else(|| truncated("endSequence"))?;
-    let count = read_u32(&raw, 8).ok_or_else(|| truncated("the ledger count"))? as usize;
-    if end < start || (end - start) as usize + 1 != count {
-        return Err(DecodeError::Inconsistent {
-            start,
-            end,
-            detail: format!("holds {count} ledgers"),
-        });
-    }
+    let (start, end, count) = split_header(&raw)?;
     let mut ledgers = Vec::with_capacity(count);
     let mut offset = 12usize;
     for index in 0..count {
@@ -223,20 +213,7 @@ pub struct SplitBatch<'a> {
 /// the rest of the input, which the consumer validates when it reads it
 /// (a ledger must fill its bytes exactly).
 pub fn split_batch(raw: &[u8], depth: u32) -> Result<SplitBatch<'_>, DecodeError> {
-    let truncated = |what: &str| DecodeError::Xdr {
-        ledger: None,
-        error: format!("truncated batch: no room for {what}"),
-    };
-    let start = read_u32(raw, 0).ok_or_else(|| truncated("startSequence"))?;
-    let end = read_u32(raw, 4).ok_or_else(|| truncated("endSequence"))?;
-    let count = read_u32(raw, 8).ok_or_else(|| truncated("the ledger count"))? as usize;
-    if end < start || (end - start) as usize + 1 != count {
-        return Err(DecodeError::Inconsistent {
-            start,
-            end,
-            detail: format!("holds {count} ledgers"),
-        });
-    }
+    let (start, end, count) = split_header(raw)?;
     let mut ledgers = Vec::with_capacity(count);
     let mut offset = 12usize;
     for index in 0..count {
@@ -257,4 +234,76 @@ pub fn split_batch(raw: &[u8], depth: u32) -> Result<SplitBatch<'_>, DecodeError
         end,
         ledgers,
     })
+}
+
+/// Walks a decompressed `LedgerCloseMetaBatch` in place, validating every
+/// byte: each ledger's summary and its `LedgerCloseMeta` bytes (a slice of
+/// `raw`, not a copy), checking that the ledgers are the consecutive run the
+/// batch announces and that every header hash is right. This is the
+/// source's path: nothing is decoded beyond what the summary reads.
+pub fn summarize_batch(
+    raw: Bytes,
+    depth: u32,
+) -> Result<(u32, u32, Vec<(super::LedgerSummary, Bytes)>), DecodeError> {
+    let split = split_header(&raw)?;
+    let (start, end, count) = split;
+    let mut out = Vec::with_capacity(count);
+    let mut index = super::walk::LedgerIndex::default();
+    let mut offset = 12usize;
+    for position in 0..count {
+        let expected = start + position as u32;
+        let rest = &raw[offset..];
+        let mut reader = super::walk::Reader::new(rest, depth);
+        index
+            .read(&mut reader, rest)
+            .map_err(|e| DecodeError::Xdr {
+                ledger: Some(expected),
+                error: e.to_string(),
+            })?;
+        let used = reader.pos();
+        let summary =
+            super::LedgerSummary::from_index(&index, rest).map_err(DecodeError::Header)?;
+        if summary.sequence != expected {
+            return Err(DecodeError::Inconsistent {
+                start,
+                end,
+                detail: format!(
+                    "ledger #{position} has sequence {}, expected {expected}",
+                    summary.sequence
+                ),
+            });
+        }
+        out.push((summary, raw.slice(offset..offset + used)));
+        offset += used;
+    }
+    if offset != raw.len() {
+        return Err(DecodeError::Xdr {
+            ledger: None,
+            error: format!(
+                "{} bytes left over after the last ledger",
+                raw.len() - offset
+            ),
+        });
+    }
+    Ok((start, end, out))
+}
+
+/// `startSequence`, `endSequence` and the ledger count of a batch, checked
+/// against each other.
+fn split_header(raw: &[u8]) -> Result<(u32, u32, usize), DecodeError> {
+    let truncated = |what: &str| DecodeError::Xdr {
+        ledger: None,
+        error: format!("truncated batch: no room for {what}"),
+    };
+    let start = read_u32(raw, 0).ok_or_else(|| truncated("startSequence"))?;
+    let end = read_u32(raw, 4).ok_or_else(|| truncated("endSequence"))?;
+    let count = read_u32(raw, 8).ok_or_else(|| truncated("the ledger count"))? as usize;
+    if end < start || (end - start) as usize + 1 != count {
+        return Err(DecodeError::Inconsistent {
+            start,
+            end,
+            detail: format!("holds {count} ledgers"),
+        });
+    }
+    Ok((start, end, count))
 }

@@ -13,8 +13,8 @@ pub mod network;
 pub mod walk;
 
 pub use decode::{
-    decode_batch, decode_ledger, decompress, decompress_into, split_batch, DecodeError,
-    DecodedBatch, DecodedLedger, SplitBatch, MAX_DECOMPRESSED,
+    decode_batch, decode_ledger, decompress, decompress_into, split_batch, summarize_batch,
+    DecodeError, DecodedBatch, DecodedLedger, SplitBatch, MAX_DECOMPRESSED,
 };
 pub use lake::{LakeLayout, Manifest};
 pub use ledger::{LedgerSummary, LedgerView, TxApply};
