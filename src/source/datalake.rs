@@ -355,14 +355,15 @@ fn decode_object(
     };
     let raw = decompress(compressed, MAX_DECOMPRESSED).map_err(|e| corrupt(e.to_string()))?;
     let origin = Bytes::from(raw);
-    let (start, end, ledgers) =
-        summarize_batch(origin.clone(), depth).map_err(|e| corrupt(e.to_string()))?;
+    let batch = summarize_batch(origin.clone(), depth).map_err(|e| corrupt(e.to_string()))?;
+    let (start, end) = (batch.start, batch.end);
     if start != batch_start || end != batch_end {
         return Err(corrupt(format!(
             "the object holds ledgers {start}-{end} but its key says {batch_start}-{batch_end}"
         )));
     }
-    Ok(ledgers
+    Ok(batch
+        .ledgers
         .into_iter()
         .map(|(summary, xdr)| SourcedLedger {
             summary,

@@ -110,8 +110,12 @@ fn paced<T: Send + 'static>(items: BoxStream<'static, T>, rate: u32) -> BoxStrea
     .boxed()
 }
 
+/// Ledgers as the batcher reads them: it looks at the next one before
+/// taking it.
+type LedgerStream = Pin<Box<Peekable<BoxStream<'static, Result<SourcedLedger, SourceError>>>>>;
+
 struct Batcher {
-    ledgers: Pin<Box<Peekable<BoxStream<'static, Result<SourcedLedger, SourceError>>>>>,
+    ledgers: LedgerStream,
     network_id: [u8; 32],
     stats: Arc<SourceStats>,
     flow: Option<watch::Receiver<FlowSignal>>,

@@ -241,10 +241,7 @@ pub fn split_batch(raw: &[u8], depth: u32) -> Result<SplitBatch<'_>, DecodeError
 /// `raw`, not a copy), checking that the ledgers are the consecutive run the
 /// batch announces and that every header hash is right. This is the
 /// source's path: nothing is decoded beyond what the summary reads.
-pub fn summarize_batch(
-    raw: Bytes,
-    depth: u32,
-) -> Result<(u32, u32, Vec<(super::LedgerSummary, Bytes)>), DecodeError> {
+pub fn summarize_batch(raw: Bytes, depth: u32) -> Result<SummarizedBatch, DecodeError> {
     let split = split_header(&raw)?;
     let (start, end, count) = split;
     let mut out = Vec::with_capacity(count);
@@ -285,7 +282,22 @@ pub fn summarize_batch(
             ),
         });
     }
-    Ok((start, end, out))
+    Ok(SummarizedBatch {
+        start,
+        end,
+        ledgers: out,
+    })
+}
+
+/// A batch walked by [`summarize_batch`].
+#[derive(Debug, Clone)]
+pub struct SummarizedBatch {
+    /// `startSequence`.
+    pub start: u32,
+    /// `endSequence`.
+    pub end: u32,
+    /// Each ledger's summary and `LedgerCloseMeta` bytes, in order.
+    pub ledgers: Vec<(super::LedgerSummary, Bytes)>,
 }
 
 /// `startSequence`, `endSequence` and the ledger count of a batch, checked
