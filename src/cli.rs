@@ -775,6 +775,25 @@ pub enum BenchTarget {
     Sink(BenchSinkArgs),
     /// Every data-path stage plus the whole pipeline into Parquet
     All(BenchDataArgs),
+    /// The fast decoder checked against the reference (and timed) on real and generated ledgers
+    Decoders(BenchDecodersArgs),
+}
+
+/// `bench decoders`.
+#[derive(Debug, Args)]
+pub struct BenchDecodersArgs {
+    /// Data lake whose ledgers to check too (default: the real fixture lake when it is beside the project)
+    #[arg(long, value_name = "DIR")]
+    pub datalake: Option<PathBuf>,
+    /// Generated ledgers to check (every operation the generator makes)
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub generated: u32,
+    /// Transactions per generated ledger
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub txs_per_ledger: u32,
+    /// Also write every checked ledger to DIR as a fuzzing seed (a network byte, then the XDR)
+    #[arg(long, value_name = "DIR")]
+    pub write_corpus: Option<PathBuf>,
 }
 
 /// `bench controlplane`.

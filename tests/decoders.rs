@@ -8,62 +8,19 @@
 mod common;
 
 use stellar_xdr::{Limits, WriteXdr};
-use stellarflow::processor::ttp::{Decoder, Extractor, Mode};
-use stellarflow::processor::ttp_batch;
+use stellarflow::processor::ttp::{compare_decoders, Decoder, Extractor, Mode};
 use stellarflow::stellar::generator::{self, GeneratorOptions};
-use stellarflow::stellar::{LedgerSummary, Network, DEFAULT_XDR_DEPTH};
+use stellarflow::stellar::{Network, DEFAULT_XDR_DEPTH};
 
 const MODES: [Mode; 3] = [Mode::Auto, Mode::Unified, Mode::Derived];
 
-/// Both decoders on one ledger's XDR in every mode: same events and
-/// batches, or the same error.
+/// Both decoders on one ledger's XDR in every mode: same events, batches
+/// and summaries, or the same refusal.
 fn assert_agree(xdr: &[u8], network: &Network, what: &str) {
-    let mut fast = Extractor::new();
-    let mut reference = Extractor::new();
     for mode in MODES {
-        let a = fast.extract(xdr, network, mode, Decoder::Fast, DEFAULT_XDR_DEPTH);
-        let b = reference.extract(xdr, network, mode, Decoder::Reference, DEFAULT_XDR_DEPTH);
-        match (a, b) {
-            (Ok((a, mode_a)), Ok((b, mode_b))) => {
-                assert_eq!(mode_a, mode_b, "{what} {mode:?}: resolved modes differ");
-                if a != b {
-                    let at = a.iter().zip(&b).position(|(x, y)| x != y);
-                    panic!(
-                        "{what} {mode:?}: {} fast events vs {} reference; first difference at {at:?}: {:?} vs {:?}",
-                        a.len(),
-                        b.len(),
-                        at.map(|i| &a[i]),
-                        at.map(|i| &b[i])
-                    );
-                }
-                assert_eq!(
-                    ttp_batch(&a).unwrap(),
-                    ttp_batch(&b).unwrap(),
-                    "{what} {mode:?}: batches differ"
-                );
-            }
-            (Err(a), Err(b)) => {
-                assert_eq!(
-                    a.to_string(),
-                    b.to_string(),
-                    "{what} {mode:?}: errors differ"
-                )
-            }
-            (a, b) => panic!(
-                "{what} {mode:?}: fast {:?} but reference {:?}",
-                a.map(|(e, _)| e.len()),
-                b.map(|(e, _)| e.len())
-            ),
+        if let Err(e) = compare_decoders(xdr, network, mode, DEFAULT_XDR_DEPTH) {
+            panic!("{what} {mode:?}: {e}");
         }
-    }
-    let fast = LedgerSummary::from_xdr(xdr, DEFAULT_XDR_DEPTH);
-    let reference = stellarflow::stellar::decode_ledger(xdr, DEFAULT_XDR_DEPTH)
-        .map_err(|e| e.to_string())
-        .and_then(|meta| LedgerSummary::of(&meta));
-    match (fast, reference) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "{what}: summaries differ"),
-        (Err(_), Err(_)) => {}
-        (a, b) => panic!("{what}: summary fast {a:?} but reference {b:?}"),
     }
 }
 

@@ -6,6 +6,7 @@ mod all;
 mod child;
 mod controlplane;
 mod corpus;
+mod decoders;
 mod process;
 mod sink;
 mod source;
@@ -22,6 +23,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchTarget::Process(args)) => process::bench_process(&args).await,
         Some(BenchTarget::Sink(args)) => sink::bench_sink(&args).await,
         Some(BenchTarget::All(args)) => all::bench_all(&args).await,
+        Some(BenchTarget::Decoders(args)) => {
+            tokio::task::block_in_place(|| decoders::bench_decoders(&args))
+        }
         None => {
             let defaults = BenchDataArgs {
                 datalake: None,

@@ -6,10 +6,12 @@
 pub mod changes;
 pub mod contract_events;
 pub mod derived;
+mod differential;
 mod event;
 pub mod unified;
 pub mod verify;
 
+pub use differential::{compare_decoders, Agreement};
 pub use event::{EventKind, Movement, MuxedInfo, TtpEvent};
 
 use stellar_xdr::LedgerCloseMeta;
