@@ -57,9 +57,7 @@ impl ChildRole {
 
     /// The child's peak resident memory (VmHWM), while it runs.
     pub fn peak_rss_bytes(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+        peak_rss_of(self.child.id()?)
     }
 
     /// CPU seconds (user + system) the child has used so far.
@@ -83,6 +81,13 @@ impl ChildRole {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// A running process's peak resident memory (VmHWM), in bytes.
+pub fn peak_rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
 /// A free loopback address for a child to listen on.
