@@ -5,7 +5,7 @@
 use stellar_xdr::*;
 use stellarflow::processor::ttp::contract_events::{self, Shape};
 use stellarflow::processor::ttp::{self, EventKind, Mode, MuxedInfo, TtpEvent};
-use stellarflow::stellar::address::{self, account_id, hash_xdr, sac_contract_id};
+use stellarflow::stellar::address::{self, account_id, hash_xdr, sac_contract_id, Strkey};
 use stellarflow::stellar::{LedgerView, Network};
 
 fn network() -> Network {
@@ -16,8 +16,8 @@ fn key(n: u8) -> [u8; 32] {
     [n; 32]
 }
 
-fn g(n: u8) -> String {
-    account_id(key(n)).to_string()
+fn g(n: u8) -> Strkey {
+    account_id(key(n)).to_string().into()
 }
 
 fn credit(code: &str, issuer: u8) -> Asset {
@@ -253,8 +253,8 @@ fn derive(meta: &LedgerCloseMeta) -> Vec<TtpEvent> {
 /// (kind, from, to, asset, amount) of one event.
 type Move = (
     EventKind,
-    Option<String>,
-    Option<String>,
+    Option<Strkey>,
+    Option<Strkey>,
     Option<String>,
     i128,
 );

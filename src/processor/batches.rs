@@ -32,7 +32,7 @@ impl AssetColumns {
             asset: address::asset_string(asset),
             asset_type: address::asset_type(asset),
             code: address::asset_code(asset),
-            issuer: address::asset_issuer(asset).map(address::account),
+            issuer: address::asset_issuer(asset).map(|i| address::account(i).to_string()),
         }
     }
 }

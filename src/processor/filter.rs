@@ -84,7 +84,7 @@ impl Filter {
             && (self.accounts.is_empty()
                 || [&event.from, &event.to]
                     .into_iter()
-                    .any(|h| h.as_ref().is_some_and(|h| self.accounts.contains(h))))
-            && (self.contracts.is_empty() || self.contracts.contains(&event.contract_address))
+                    .any(|h| h.as_ref().is_some_and(|h| self.accounts.contains(&**h))))
+            && (self.contracts.is_empty() || self.contracts.contains(&*event.contract_address))
     }
 }

@@ -13,19 +13,23 @@ use stellar_xdr::{
     PoolId, PublicKey, Uint256, WriteXdr,
 };
 
+/// A rendered strkey, shared: events repeat the same addresses many times,
+/// and cloning this is a reference count, not an allocation.
+pub type Strkey = std::sync::Arc<str>;
+
 /// G... strkey of an account.
-pub fn account(id: &AccountId) -> String {
+pub fn account(id: &AccountId) -> Strkey {
     let AccountId(PublicKey::PublicKeyTypeEd25519(Uint256(key))) = id;
     account_from_key(key)
 }
 
 /// G... strkey of raw ed25519 key bytes.
-pub fn account_from_key(key: &[u8; 32]) -> String {
+pub fn account_from_key(key: &[u8; 32]) -> Strkey {
     thread_local! {
-        static ACCOUNTS: Memo<[u8; 32], String> = Memo::default();
+        static ACCOUNTS: Memo<[u8; 32], Strkey> = Memo::default();
     }
     memoised(&ACCOUNTS, key, || {
-        format!("{}", stellar_strkey::ed25519::PublicKey(*key))
+        format!("{}", stellar_strkey::ed25519::PublicKey(*key)).into()
     })
 }
 
@@ -76,30 +80,30 @@ where
 }
 
 /// C... strkey of a contract id.
-pub fn contract(id: &[u8; 32]) -> String {
+pub fn contract(id: &[u8; 32]) -> Strkey {
     thread_local! {
-        static CONTRACTS: Memo<[u8; 32], String> = Memo::default();
+        static CONTRACTS: Memo<[u8; 32], Strkey> = Memo::default();
     }
     memoised(&CONTRACTS, id, || {
-        format!("{}", stellar_strkey::Contract(*id))
+        format!("{}", stellar_strkey::Contract(*id)).into()
     })
 }
 
 /// L... strkey of a liquidity pool.
-pub fn pool(id: &PoolId) -> String {
+pub fn pool(id: &PoolId) -> Strkey {
     thread_local! {
-        static POOLS: Memo<[u8; 32], String> = Memo::default();
+        static POOLS: Memo<[u8; 32], Strkey> = Memo::default();
     }
-    memoised(&POOLS, &id.0 .0, || id.to_string())
+    memoised(&POOLS, &id.0 .0, || id.to_string().into())
 }
 
 /// B... strkey of a claimable balance.
-pub fn claimable_balance(id: &ClaimableBalanceId) -> String {
+pub fn claimable_balance(id: &ClaimableBalanceId) -> Strkey {
     thread_local! {
-        static BALANCES: Memo<[u8; 32], String> = Memo::default();
+        static BALANCES: Memo<[u8; 32], Strkey> = Memo::default();
     }
     let ClaimableBalanceId::ClaimableBalanceIdTypeV0(Hash(bytes)) = id;
-    memoised(&BALANCES, bytes, || id.to_string())
+    memoised(&BALANCES, bytes, || id.to_string().into())
 }
 
 /// The raw bytes of an asset code with trailing NULs removed (not
@@ -198,7 +202,7 @@ pub fn sac_contract_id(asset: &Asset, network_id: &[u8; 32]) -> [u8; 32] {
 }
 
 /// C... strkey of `asset`'s Stellar Asset Contract on a network.
-pub fn sac_address(asset: &Asset, network_id: &[u8; 32]) -> String {
+pub fn sac_address(asset: &Asset, network_id: &[u8; 32]) -> Strkey {
     contract(&sac_contract_id(asset, network_id))
 }
 
@@ -240,7 +244,7 @@ mod tests {
         for (name, sac) in cases {
             let network = Network::parse(name).unwrap();
             assert_eq!(
-                contract(&sac_contract_id(&Asset::Native, &network.id)),
+                &*contract(&sac_contract_id(&Asset::Native, &network.id)),
                 sac,
                 "{name}"
             );

@@ -102,7 +102,7 @@ pub fn holdings(entry: &LedgerEntry) -> Vec<Holding> {
         }
         LedgerEntryData::ClaimableBalance(c) => vec![(
             (
-                address::claimable_balance(&c.balance_id),
+                address::claimable_balance(&c.balance_id).to_string(),
                 address::asset_string(&c.asset),
             ),
             i128::from(c.amount),
@@ -112,11 +112,11 @@ pub fn holdings(entry: &LedgerEntry) -> Vec<Holding> {
             let pool = address::pool(&p.liquidity_pool_id);
             vec![
                 (
-                    (pool.clone(), address::asset_string(&cp.params.asset_a)),
+                    (pool.to_string(), address::asset_string(&cp.params.asset_a)),
                     i128::from(cp.reserve_a),
                 ),
                 (
-                    (pool, address::asset_string(&cp.params.asset_b)),
+                    (pool.to_string(), address::asset_string(&cp.params.asset_b)),
                     i128::from(cp.reserve_b),
                 ),
             ]
@@ -199,11 +199,14 @@ pub fn removed_claimable_balances(changes: &LedgerEntryChanges) -> Vec<Claimable
         match change {
             LedgerEntryChange::State(e) => {
                 if let LedgerEntryData::ClaimableBalance(cb) = &e.data {
-                    state.insert(address::claimable_balance(&cb.balance_id), cb.clone());
+                    state.insert(
+                        address::claimable_balance(&cb.balance_id).to_string(),
+                        cb.clone(),
+                    );
                 }
             }
             LedgerEntryChange::Removed(LedgerKey::ClaimableBalance(k)) => {
-                if let Some(cb) = state.remove(&address::claimable_balance(&k.balance_id)) {
+                if let Some(cb) = state.remove(&*address::claimable_balance(&k.balance_id)) {
                     removed.push(cb);
                 }
             }
@@ -264,12 +267,12 @@ pub fn pool_moves(changes: &LedgerEntryChanges) -> Vec<PoolMove> {
         match change {
             LedgerEntryChange::State(e) => {
                 if let Some(r) = reserves(e) {
-                    before.insert(address::pool(&r.0), r);
+                    before.insert(address::pool(&r.0).to_string(), r);
                 }
             }
             LedgerEntryChange::Updated(e) => {
                 if let Some((pool, a, b, ra, rb)) = reserves(e) {
-                    if let Some((_, _, _, ra0, rb0)) = before.remove(&address::pool(&pool)) {
+                    if let Some((_, _, _, ra0, rb0)) = before.remove(&*address::pool(&pool)) {
                         out.push(PoolMove {
                             pool,
                             asset_a: a,
@@ -282,7 +285,7 @@ pub fn pool_moves(changes: &LedgerEntryChanges) -> Vec<PoolMove> {
             }
             LedgerEntryChange::Removed(LedgerKey::LiquidityPool(k)) => {
                 if let Some((pool, a, b, ra0, rb0)) =
-                    before.remove(&address::pool(&k.liquidity_pool_id))
+                    before.remove(&*address::pool(&k.liquidity_pool_id))
                 {
                     out.push(PoolMove {
                         pool,

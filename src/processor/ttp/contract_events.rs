@@ -10,7 +10,7 @@
 use stellar_xdr::{ContractEvent, ContractEventBody, ContractEventType, ScMapEntry, ScVal};
 
 use super::event::{EventKind, Movement, MuxedInfo};
-use crate::stellar::address;
+use crate::stellar::address::{self, Strkey};
 use crate::stellar::walk::{ContractEventRef, ScValRef};
 
 /// Which event shapes apply.
@@ -39,7 +39,7 @@ pub trait Value<'a>: Copy {
     /// `Void`.
     fn is_void(self) -> bool;
     /// `Address` as a strkey.
-    fn address(self) -> Option<String>;
+    fn address(self) -> Option<Strkey>;
     /// The entries of a `Map` that holds one.
     fn map(self) -> Option<Self::Entries>;
 }
@@ -103,9 +103,9 @@ impl<'a> Value<'a> for &'a ScVal {
     fn is_void(self) -> bool {
         matches!(self, ScVal::Void)
     }
-    fn address(self) -> Option<String> {
+    fn address(self) -> Option<Strkey> {
         match self {
-            ScVal::Address(a) => Some(a.to_string()),
+            ScVal::Address(a) => Some(a.to_string().into()),
             _ => None,
         }
     }
@@ -159,7 +159,7 @@ impl<'a> Value<'a> for ScValRef<'a> {
     fn is_void(self) -> bool {
         ScValRef::is_void(&self)
     }
-    fn address(self) -> Option<String> {
+    fn address(self) -> Option<Strkey> {
         ScValRef::address(&self)?.strkey()
     }
     fn map(self) -> Option<Self::Entries> {

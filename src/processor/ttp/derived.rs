@@ -19,7 +19,7 @@ use super::changes::{self, native_delta};
 use super::contract_events::{self, Shape};
 use super::event::{EventKind, Movement, MuxedInfo};
 use super::{TtpError, TxEvents};
-use crate::stellar::address::{self, demux, hash_xdr};
+use crate::stellar::address::{self, demux, hash_xdr, Strkey};
 use crate::stellar::ledger::{is_success, LedgerView, TxApply};
 use crate::stellar::walk::{EnvelopeRef, LedgerIndex, Span, ENVELOPE_TX_FEE_BUMP, ENVELOPE_TX_V0};
 use crate::stellar::Network;
@@ -100,7 +100,7 @@ struct Rules<'a> {
 }
 
 impl Rules<'_> {
-    fn sac(&self, asset: &Asset) -> String {
+    fn sac(&self, asset: &Asset) -> Strkey {
         address::sac_address(asset, &self.network.id)
     }
 
@@ -109,8 +109,8 @@ impl Rules<'_> {
     /// account holders can be issuers.
     fn movement(
         &self,
-        from: String,
-        to: String,
+        from: Strkey,
+        to: Strkey,
         asset: &Asset,
         amount: i64,
         muxed: Option<MuxedInfo>,
@@ -142,7 +142,7 @@ impl Rules<'_> {
         }
     }
 
-    fn simple(&self, kind: EventKind, holder: String, asset: &Asset, amount: i64) -> Movement {
+    fn simple(&self, kind: EventKind, holder: Strkey, asset: &Asset, amount: i64) -> Movement {
         let (from, to) = match kind {
             EventKind::Mint => (None, Some(holder)),
             _ => (Some(holder), None),
@@ -163,7 +163,7 @@ impl Rules<'_> {
     /// order core emits in CAP-67 events; stellar/go's derived table lists
     /// the pair the other way round (go-stellar-sdk issue 5727). Following
     /// core makes both modes give identical events and event ids.
-    fn atoms(&self, atoms: &[ClaimAtom], taker: &str) -> Vec<Movement> {
+    fn atoms(&self, atoms: &[ClaimAtom], taker: &Strkey) -> Vec<Movement> {
         let mut out = Vec::new();
         for atom in atoms {
             let (seller, sold, amount_sold, bought, amount_bought) = match atom {
@@ -189,14 +189,8 @@ impl Rules<'_> {
                     a.amount_bought,
                 ),
             };
-            out.push(self.movement(
-                taker.to_string(),
-                seller.clone(),
-                bought,
-                amount_bought,
-                None,
-            ));
-            out.push(self.movement(seller, taker.to_string(), sold, amount_sold, None));
+            out.push(self.movement(taker.clone(), seller.clone(), bought, amount_bought, None));
+            out.push(self.movement(seller, taker.clone(), sold, amount_sold, None));
         }
         out
     }
@@ -605,10 +599,10 @@ fn reconcile(rules: &Rules<'_>, ctx: &OpContext<'_>, movements: &mut Vec<Movemen
     let actual = native_delta([changes], &source);
     let mut implied = 0i128;
     for m in movements.iter().filter(|m| m.asset == Some(Asset::Native)) {
-        if m.from.as_deref() == Some(holder.as_str()) {
+        if m.from.as_deref() == Some(&*holder) {
             implied -= m.amount;
         }
-        if m.to.as_deref() == Some(holder.as_str()) {
+        if m.to.as_deref() == Some(&*holder) {
             implied += m.amount;
         }
     }

@@ -3,7 +3,7 @@
 
 use stellar_xdr::Asset;
 
-use crate::stellar::address;
+use crate::stellar::address::{self, Strkey};
 
 /// fee, transfer, mint, burn or clawback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,15 +92,15 @@ pub struct TtpEvent {
     /// What happened.
     pub kind: EventKind,
     /// Sender strkey.
-    pub from: Option<String>,
+    pub from: Option<Strkey>,
     /// Receiver strkey.
-    pub to: Option<String>,
+    pub to: Option<Strkey>,
     /// The asset; `None` for tokens that are not Stellar Asset Contracts.
     pub asset: Option<Asset>,
     /// Raw amount in base units (fee refunds negative).
     pub amount: i128,
     /// Emitting contract (the asset's SAC for classic events).
-    pub contract_address: String,
+    pub contract_address: Strkey,
     /// Muxed destination info.
     pub to_muxed: Option<MuxedInfo>,
     /// Whether the transaction succeeded.
@@ -135,15 +135,15 @@ pub struct Movement {
     /// What happened.
     pub kind: EventKind,
     /// Sender.
-    pub from: Option<String>,
+    pub from: Option<Strkey>,
     /// Receiver.
-    pub to: Option<String>,
+    pub to: Option<Strkey>,
     /// Asset (None: custom token).
     pub asset: Option<Asset>,
     /// Amount.
     pub amount: i128,
     /// Emitting contract.
-    pub contract_address: String,
+    pub contract_address: Strkey,
     /// Muxed destination info.
     pub to_muxed: Option<MuxedInfo>,
 }

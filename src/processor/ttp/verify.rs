@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::changes;
 use super::event::{EventKind, TtpEvent};
-use crate::stellar::address;
+use crate::stellar::address::{self, Strkey};
 use crate::stellar::ledger::LedgerView;
 
 /// Checks `events` (all of one ledger, unfiltered) against the ledger.
@@ -61,7 +61,7 @@ fn implied(events: &[&TtpEvent]) -> BTreeMap<(String, String), i128> {
     for event in events {
         let Some(asset) = &event.asset else { continue };
         let asset = address::asset_string(asset);
-        let mut add = |holder: &Option<String>, amount: i128| {
+        let mut add = |holder: &Option<Strkey>, amount: i128| {
             if let Some(holder) = holder.as_deref().map(account_of) {
                 if !holder.starts_with('C') {
                     *out.entry((holder, asset.clone())).or_default() += amount;

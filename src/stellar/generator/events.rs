@@ -133,7 +133,7 @@ pub fn sac_event(
             to: to.as_ref().map(strkey),
             asset: Some(sep11),
             amount,
-            contract_address: address::contract(&contract),
+            contract_address: address::contract(&contract).to_string(),
             to_muxed: muxed,
         },
     }
@@ -159,7 +159,7 @@ pub fn fee_event(world: &World, payer: usize, amount: i128) -> Emitted {
             to: None,
             asset: Some("native".into()),
             amount,
-            contract_address: address::contract(&contract),
+            contract_address: address::contract(&contract).to_string(),
             to_muxed: None,
         },
     }
@@ -190,7 +190,7 @@ pub fn custom_event(
             to: to.as_ref().map(strkey),
             asset: None,
             amount,
-            contract_address: address::contract(&world.token_contract),
+            contract_address: address::contract(&world.token_contract).to_string(),
             to_muxed: None,
         },
     }

@@ -8,7 +8,7 @@ use stellar_xdr::{Limits, ReadXdr, ScAddress};
 
 use super::reader::Reader;
 use super::skip::{skip_sc_address, skip_sc_val};
-use crate::stellar::address::{memoised, Memo};
+use crate::stellar::address::{memoised, Memo, Strkey};
 
 /// `SCValType` arms the views read.
 mod arm {
@@ -153,16 +153,16 @@ pub struct AddressRef<'a> {
 impl AddressRef<'_> {
     /// The address as a strkey (G, M, C, B, L), rendered exactly as
     /// `stellar-xdr`'s `ScAddress` `Display` does.
-    pub fn strkey(&self) -> Option<String> {
+    pub fn strkey(&self) -> Option<Strkey> {
         thread_local! {
-            static STRKEYS: Memo<Vec<u8>, Option<String>> = Memo::default();
+            static STRKEYS: Memo<Vec<u8>, Option<Strkey>> = Memo::default();
         }
         let mut r = Reader::new(self.bytes, VALIDATED);
         skip_sc_address(&mut r).ok()?;
         let bytes = &self.bytes[..r.pos()];
         memoised(&STRKEYS, bytes, || {
             let address = ScAddress::from_xdr(bytes, Limits::none()).ok()?;
-            Some(address.to_string())
+            Some(address.to_string().into())
         })
     }
 }
