@@ -52,24 +52,13 @@ impl Corpus {
             }
         };
         let mut objects = Vec::new();
-        let mut stack = vec![dir.clone()];
-        while let Some(current) = stack.pop() {
-            for entry in std::fs::read_dir(&current)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", current.display()))?
-            {
-                let path = entry?.path();
-                let name = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default()
-                    .to_string();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if name.contains(".xdr.zst") {
-                    if let Some((first, last)) = range_from_name(&name) {
-                        objects.push((first, last, std::fs::read(&path)?));
-                    }
-                }
+        for path in object_paths(&dir)? {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if let Some((first, last)) = range_from_name(name) {
+                objects.push((first, last, std::fs::read(&path)?));
             }
         }
         anyhow::ensure!(
@@ -104,6 +93,26 @@ impl Corpus {
             .map(|(a, b, _)| u64::from(b - a + 1))
             .sum()
     }
+}
+
+/// Every ledger object (`*.xdr.zst*`) under a lake directory, sorted.
+pub fn object_paths(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", current.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().contains(".xdr.zst") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Runs `f` over the objects on `threads` threads; returns its outputs summed.

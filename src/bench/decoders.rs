@@ -5,6 +5,7 @@
 //! an error on the first disagreements it lists.
 
 use std::path::{Path, PathBuf};
+
 use std::time::{Duration, Instant};
 
 use stellar_xdr::{Limits, WriteXdr};
@@ -75,25 +76,6 @@ impl Tally {
     }
 }
 
-fn lake_objects(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", current.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().contains(".xdr.zst") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Runs the check.
 pub fn bench_decoders(args: &BenchDecodersArgs) -> anyhow::Result<()> {
     let mut failed = false;
@@ -114,7 +96,7 @@ pub fn bench_decoders(args: &BenchDecodersArgs) -> anyhow::Result<()> {
                 corpus: args.write_corpus.clone(),
                 ..Tally::default()
             };
-            for object in lake_objects(&lake)? {
+            for object in super::corpus::object_paths(&lake)? {
                 let raw = decompress(&std::fs::read(&object)?, MAX_DECOMPRESSED)?;
                 for (i, xdr) in split_batch(&raw, DEFAULT_XDR_DEPTH)?
                     .ledgers

@@ -124,6 +124,17 @@ pub fn decompress_into(
     Ok(())
 }
 
+/// A batch must end with its last ledger.
+fn nothing_left(len: usize, used: usize) -> Result<(), DecodeError> {
+    if used == len {
+        return Ok(());
+    }
+    Err(DecodeError::Xdr {
+        ledger: None,
+        error: format!("{} bytes left over after the last ledger", len - used),
+    })
+}
+
 fn read_u32(raw: &[u8], at: usize) -> Option<u32> {
     raw.get(at..at + 4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -165,15 +176,7 @@ pub fn decode_batch(raw: Bytes, depth: u32) -> Result<DecodedBatch, DecodeError>
         });
         offset += used;
     }
-    if offset != raw.len() {
-        return Err(DecodeError::Xdr {
-            ledger: None,
-            error: format!(
-                "{} bytes left over after the last ledger",
-                raw.len() - offset
-            ),
-        });
-    }
+    nothing_left(raw.len(), offset)?;
     Ok(DecodedBatch {
         start,
         end,
@@ -273,15 +276,7 @@ pub fn summarize_batch(raw: Bytes, depth: u32) -> Result<SummarizedBatch, Decode
         out.push((summary, raw.slice(offset..offset + used)));
         offset += used;
     }
-    if offset != raw.len() {
-        return Err(DecodeError::Xdr {
-            ledger: None,
-            error: format!(
-                "{} bytes left over after the last ledger",
-                raw.len() - offset
-            ),
-        });
-    }
+    nothing_left(raw.len(), offset)?;
     Ok(SummarizedBatch {
         start,
         end,
