@@ -278,3 +278,21 @@ pub fn files_with(dir: &std::path::Path, ext: &str) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// A ledger's token transfers, extracted by both decoders from its XDR: the
+/// fast decoder must agree with the reference to the last field (or both
+/// must refuse), so every hand-built case also checks the fast path.
+pub fn extract_both(
+    meta: &stellar_xdr::LedgerCloseMeta,
+    network: &stellarflow::stellar::Network,
+    mode: stellarflow::processor::ttp::Mode,
+) -> Result<Vec<stellarflow::processor::ttp::TtpEvent>, String> {
+    use stellar_xdr::{Limits, WriteXdr};
+    use stellarflow::processor::ttp::{self, compare_decoders};
+    use stellarflow::stellar::DEFAULT_XDR_DEPTH;
+    let xdr = meta.to_xdr(Limits::none()).map_err(|e| e.to_string())?;
+    if let Err(disagreement) = compare_decoders(&xdr, network, mode, DEFAULT_XDR_DEPTH) {
+        panic!("the fast decoder disagrees with the reference: {disagreement}");
+    }
+    ttp::extract(meta, network, mode).map_err(|e| e.to_string())
+}

@@ -283,6 +283,19 @@ pub fn pool_moves(changes: &LedgerEntryChanges) -> Vec<PoolMove> {
                     }
                 }
             }
+            // A pool the operation created (the first deposit) moved from
+            // nothing to its reserves.
+            LedgerEntryChange::Created(e) => {
+                if let Some((pool, a, b, ra, rb)) = reserves(e) {
+                    out.push(PoolMove {
+                        pool,
+                        asset_a: a,
+                        asset_b: b,
+                        delta_a: ra,
+                        delta_b: rb,
+                    });
+                }
+            }
             LedgerEntryChange::Removed(LedgerKey::LiquidityPool(k)) => {
                 if let Some((pool, a, b, ra0, rb0)) =
                     before.remove(&*address::pool(&k.liquidity_pool_id))

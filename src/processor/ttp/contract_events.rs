@@ -241,6 +241,11 @@ pub fn parse<'a, E: Event<'a>>(event: E, shape: Shape, network_id: &[u8; 32]) ->
         .filter(|k| *k != EventKind::Fee)?;
     let strkey = |i: usize| event.topic(i).and_then(Value::address);
     let is_string = |i: usize| event.topic(i).and_then(Value::string).is_some();
+    // An address where CAP-67 puts the asset string: the pre-CAP-67
+    // [name, admin, holder] shape, which never names its asset.
+    let old_style = matches!(kind, EventKind::Mint | EventKind::Clawback)
+        && topics >= 3
+        && event.topic(2).and_then(Value::address).is_some();
     let (from, to) = match (shape, kind) {
         (_, EventKind::Transfer) if topics >= 3 => (Some(strkey(1)?), Some(strkey(2)?)),
         (Shape::V3, EventKind::Mint) if topics >= 3 => {
@@ -252,14 +257,25 @@ pub fn parse<'a, E: Event<'a>>(event: E, shape: Shape, network_id: &[u8; 32]) ->
             strkey(1)?;
             (Some(strkey(2)?), None)
         }
+        // Contracts built before CAP-67 still emit ["mint", admin, to, ..]:
+        // the recipient is the third topic (stellar/go credits the admin).
+        (Shape::V4, EventKind::Mint) if old_style => {
+            strkey(1)?;
+            (None, Some(strkey(2)?))
+        }
         (Shape::V4, EventKind::Mint) => {
-            // A 3rd topic must be the asset string, not an old admin topic.
+            // Otherwise a 3rd topic must be the asset string.
             if topics >= 3 && !is_string(2) {
                 return None;
             }
             (None, Some(strkey(1)?))
         }
         (Shape::V4, EventKind::Burn) => (Some(strkey(1)?), None),
+        // And ["clawback", admin, from, ..]: the holder is the third topic.
+        (Shape::V4, EventKind::Clawback) if old_style => {
+            strkey(1)?;
+            (Some(strkey(2)?), None)
+        }
         (Shape::V4, EventKind::Clawback) => {
             if topics >= 3 && !is_string(2) {
                 return None;
@@ -275,7 +291,7 @@ pub fn parse<'a, E: Event<'a>>(event: E, shape: Shape, network_id: &[u8; 32]) ->
         (Shape::V4, EventKind::Transfer) => 4,
         (Shape::V4, _) => 3,
     };
-    let asset = if topics == sac_topics {
+    let asset = if topics == sac_topics && !(shape == Shape::V4 && old_style) {
         event
             .topic(sac_topics - 1)
             .and_then(Value::string)
@@ -300,16 +316,23 @@ pub fn parse<'a, E: Event<'a>>(event: E, shape: Shape, network_id: &[u8; 32]) ->
             .asset
             .as_ref()
             .and_then(address::asset_issuer)
-            .map(|i| i.to_string())
+            .map(address::account)
         {
-            if movement.from.as_deref() == Some(issuer.as_str()) {
-                movement.kind = EventKind::Mint;
-                movement.from = None;
-                movement.to_muxed = None;
-            } else if movement.to.as_deref() == Some(issuer.as_str()) {
-                movement.kind = EventKind::Burn;
-                movement.to = None;
-                movement.to_muxed = None;
+            let from_issuer = movement.from.as_deref() == Some(&*issuer);
+            let to_issuer = movement.to.as_deref() == Some(&*issuer);
+            // Issuer to issuer stays a transfer, as for classic payments.
+            match (from_issuer, to_issuer) {
+                (true, false) => {
+                    movement.kind = EventKind::Mint;
+                    movement.from = None;
+                    movement.to_muxed = None;
+                }
+                (false, true) => {
+                    movement.kind = EventKind::Burn;
+                    movement.to = None;
+                    movement.to_muxed = None;
+                }
+                _ => {}
             }
         }
     }

@@ -30,6 +30,8 @@ struct Envelope<'a> {
     fee_source: AccountId,
     /// The (inner) transaction's source.
     source: AccountId,
+    /// The same, as written (an M address keeps its id).
+    source_muxed: MuxedAccount,
     seq: i64,
     memo: &'a Memo,
     operations: &'a [Operation],
@@ -46,6 +48,7 @@ fn envelope(env: &TransactionEnvelope) -> Envelope<'_> {
         TransactionEnvelope::TxV0(e) => Envelope {
             fee_source: v0_source(&e.tx),
             source: v0_source(&e.tx),
+            source_muxed: MuxedAccount::Ed25519(e.tx.source_account_ed25519.clone()),
             seq: e.tx.seq_num.0,
             memo: &e.tx.memo,
             operations: &e.tx.operations,
@@ -54,6 +57,7 @@ fn envelope(env: &TransactionEnvelope) -> Envelope<'_> {
         TransactionEnvelope::Tx(e) => Envelope {
             fee_source: demux(&e.tx.source_account).0,
             source: demux(&e.tx.source_account).0,
+            source_muxed: e.tx.source_account.clone(),
             seq: e.tx.seq_num.0,
             memo: &e.tx.memo,
             operations: &e.tx.operations,
@@ -64,6 +68,7 @@ fn envelope(env: &TransactionEnvelope) -> Envelope<'_> {
             Envelope {
                 fee_source: demux(&e.tx.fee_source).0,
                 source: demux(&inner.tx.source_account).0,
+                source_muxed: inner.tx.source_account.clone(),
                 seq: inner.tx.seq_num.0,
                 memo: &inner.tx.memo,
                 operations: &inner.tx.operations,
@@ -214,6 +219,14 @@ impl OpContext<'_> {
         }
     }
 
+    /// The operation's source as written: an M account keeps its id.
+    fn source_muxed(&self) -> &MuxedAccount {
+        self.op
+            .source_account
+            .as_ref()
+            .unwrap_or(&self.env.source_muxed)
+    }
+
     fn result(&self) -> Option<&OperationResultTr> {
         match self.result? {
             OperationResult::OpInner(tr) => Some(tr),
@@ -336,7 +349,9 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
         },
         OperationBody::ClaimClaimableBalance(op) => {
             let cb = single_removed(ctx.changes()?, &op.balance_id)?;
-            let muxed = memo_muxed(ctx.env.memo);
+            // The claimer receives: its mux id if it is an M account,
+            // else the memo.
+            let muxed = ctx.muxed(ctx.source_muxed());
             vec![rules.movement(
                 address::claimable_balance(&op.balance_id),
                 source,
@@ -395,7 +410,7 @@ fn operation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, St
                 ));
             }
             let pool = address::pool(&op.liquidity_pool_id);
-            let muxed = memo_muxed(ctx.env.memo);
+            let muxed = ctx.muxed(ctx.source_muxed());
             vec![
                 rules.movement(
                     pool.clone(),
@@ -497,7 +512,12 @@ fn revocation(rules: &Rules<'_>, ctx: &OpContext<'_>) -> Result<Vec<Movement>, S
             })
             .collect();
     let mut out = Vec::new();
-    for moved in changes::pool_moves(changes) {
+    // In ledger-key order (the pool id), as stellar/go's change reader
+    // sorts an operation's changes: with several pools the events follow
+    // the pools' ids, not their place in the meta.
+    let mut moves = changes::pool_moves(changes);
+    moves.sort_by_key(|m| m.pool.0 .0);
+    for moved in moves {
         let pool = address::pool(&moved.pool);
         let revoke_id = |asset: &Asset| {
             hash_xdr(&HashIdPreimage::PoolRevokeOpId(HashIdPreimageRevokeId {
@@ -828,6 +848,7 @@ pub(crate) fn transactions_fast(
 struct EnvelopeParts {
     fee_source: AccountId,
     source: AccountId,
+    source_muxed: MuxedAccount,
     seq: i64,
     memo: Memo,
     operations: VecM<Operation, 100>,
@@ -836,15 +857,12 @@ struct EnvelopeParts {
 
 impl EnvelopeParts {
     fn decode(env: &EnvelopeRef, xdr: &[u8]) -> Result<Self, String> {
-        let account = |span: Span| -> Result<AccountId, String> {
-            if env.kind == ENVELOPE_TX_V0 {
-                let key: Uint256 = decode(span, xdr)?;
-                Ok(AccountId(PublicKey::PublicKeyTypeEd25519(key)))
-            } else {
-                Ok(demux(&decode::<MuxedAccount>(span, xdr)?).0)
-            }
+        let source_muxed = if env.kind == ENVELOPE_TX_V0 {
+            MuxedAccount::Ed25519(decode::<Uint256>(env.source, xdr)?)
+        } else {
+            decode::<MuxedAccount>(env.source, xdr)?
         };
-        let source = account(env.source)?;
+        let source = demux(&source_muxed).0;
         let fee_source = if env.kind == ENVELOPE_TX_FEE_BUMP {
             demux(&decode::<MuxedAccount>(env.fee_source, xdr)?).0
         } else {
@@ -853,6 +871,7 @@ impl EnvelopeParts {
         Ok(EnvelopeParts {
             fee_source,
             source,
+            source_muxed,
             seq: env.seq_num,
             memo: decode(env.memo, xdr)?,
             operations: decode(env.operations_span, xdr)?,
@@ -864,6 +883,7 @@ impl EnvelopeParts {
         Envelope {
             fee_source: self.fee_source.clone(),
             source: self.source.clone(),
+            source_muxed: self.source_muxed.clone(),
             seq: self.seq,
             memo: &self.memo,
             operations: &self.operations,

@@ -22,29 +22,22 @@ pub fn is_unified(view: &LedgerView<'_>) -> bool {
 }
 
 /// A transaction-level event as a fee movement: `None` when it is not a
-/// fee event, an error when it is a malformed one.
+/// fee event, an error when it is a malformed one. As in stellar/go, every
+/// transaction-level event must be a contract event with a contract id
+/// (only fees are emitted there today; anything else means the meta is not
+/// what the rules know).
 fn fee_movement<'a, E: Event<'a>>(
     event: &E,
     native_sac: &[u8; 32],
 ) -> Result<Option<Movement>, String> {
+    let Some(contract) = event.contract_id().filter(|_| event.is_contract()) else {
+        return Err("a transaction-level event is not a CONTRACT event with a contract id".into());
+    };
     let Some(name) = event.topic(0).and_then(Value::symbol) else {
         return Ok(None);
     };
     if name != b"fee" {
         return Ok(None);
-    }
-    if !event.is_contract() {
-        return Err("a fee event is not of type CONTRACT".into());
-    }
-    let contract = event
-        .contract_id()
-        .ok_or("a fee event has no contract id")?;
-    if &contract != native_sac {
-        return Err(format!(
-            "a fee event comes from {} instead of the native asset contract {}",
-            address::contract(&contract),
-            address::contract(native_sac)
-        ));
     }
     if event.topic_count() != 2 {
         return Err(format!(
@@ -52,14 +45,21 @@ fn fee_movement<'a, E: Event<'a>>(
             event.topic_count()
         ));
     }
-    let payer = event
-        .topic(1)
-        .and_then(Value::address)
-        .ok_or("a fee event's second topic is not an address")?;
     let amount = event
         .data()
         .i128()
         .ok_or("a fee event's data is not an i128")?;
+    let payer = event
+        .topic(1)
+        .and_then(Value::address)
+        .ok_or("a fee event's second topic is not an address")?;
+    if &contract != native_sac {
+        return Err(format!(
+            "a fee event comes from {} instead of the native asset contract {}",
+            address::contract(&contract),
+            address::contract(native_sac)
+        ));
+    }
     Ok(Some(Movement {
         kind: EventKind::Fee,
         from: Some(payer),

@@ -18,7 +18,7 @@ pub fn verify(view: &LedgerView<'_>, events: &[TtpEvent]) -> Result<(), String> 
     }
     for tx in view.transactions() {
         let hash = tx.result.transaction_hash.0;
-        let implied = implied(by_tx.get(&hash).map(Vec::as_slice).unwrap_or_default());
+        let implied = implied_deltas(by_tx.get(&hash).map(Vec::as_slice).unwrap_or_default());
         let mut lists = vec![tx.fee_processing];
         lists.extend(changes::all_changes(tx.meta));
         lists.extend(tx.post_apply_fee_processing);
@@ -56,7 +56,10 @@ pub fn verify(view: &LedgerView<'_>, events: &[TtpEvent]) -> Result<(), String> 
 
 /// Balance changes implied by events: fee = −from; transfer = −from, +to;
 /// mint = +to; burn and clawback = −from.
-fn implied(events: &[&TtpEvent]) -> BTreeMap<(String, String), i128> {
+/// Keyed by (holder, SEP-11 asset); contract holders and events without an
+/// asset are left out, zero nets dropped. Amounts are i128 throughout: a
+/// token's supply may exceed i64 (stellar/go issue 5929).
+pub fn implied_deltas(events: &[&TtpEvent]) -> BTreeMap<(String, String), i128> {
     let mut out: BTreeMap<(String, String), i128> = BTreeMap::new();
     for event in events {
         let Some(asset) = &event.asset else { continue };
