@@ -399,3 +399,158 @@ async fn bad_filters_are_configuration_errors() {
         );
     }
 }
+
+/// Every row of `batches` as text, in order, and the ledger ranges the
+/// batches cover.
+fn rows_and_ranges(batches: &[stellarflow::flight::LedgerBatch]) -> (Vec<String>, Vec<u32>) {
+    let mut rows = Vec::new();
+    let mut covered = Vec::new();
+    for b in batches {
+        covered.extend(b.meta.first_ledger..=b.meta.last_ledger);
+        let columns: Vec<_> = b
+            .batch
+            .columns()
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c, &Default::default()).unwrap())
+            .collect();
+        for row in 0..b.batch.num_rows() {
+            let cells: Vec<String> = columns.iter().map(|c| c.value(row).to_string()).collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    (rows, covered)
+}
+
+#[tokio::test]
+async fn lake_objects_and_ledger_rows_give_the_same_events() {
+    // Three ledgers per object, and a range that starts and ends inside
+    // objects: the processor must leave out the ledgers outside it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = GeneratorOptions::new(8000, 30, SEED);
+    options.ledgers_per_batch = 3;
+    generator::write_lake(&options, dir.path(), None).unwrap();
+    let lake = dir.path().to_str().unwrap();
+    let state = dir.path().join("state");
+
+    // The source sends objects when asked for them, unless it must check
+    // each ledger itself (`--on-error skip`).
+    let source = common::start_source(lake, &[]).await.unwrap();
+    let checking = common::start_source(
+        lake,
+        &[
+            ("source.on_error", "skip"),
+            ("source.state_dir", state.to_str().unwrap()),
+        ],
+    )
+    .await
+    .unwrap();
+    let objects = Ticket::range(8004, 8022).with_form(stellarflow::flight::Form::Objects);
+    let schema_of = |batches: &[stellarflow::flight::LedgerBatch]| {
+        batches[0].batch.schema().metadata()["stellarflow.schema"].clone()
+    };
+    let served = common::read_range(&source.flight_addr.to_string(), objects)
+        .await
+        .unwrap();
+    assert_eq!(schema_of(&served), "stellar_ledger_object");
+    assert_eq!(
+        rows_and_ranges(&served).1,
+        (8004..=8022).collect::<Vec<_>>()
+    );
+    let checked = common::read_range(&checking.flight_addr.to_string(), objects)
+        .await
+        .unwrap();
+    assert_eq!(schema_of(&checked), "stellar_ledger");
+
+    let from_objects = common::start_processor(&source.flight_addr.to_string(), &[])
+        .await
+        .unwrap();
+    let from_rows = common::start_processor(&checking.flight_addr.to_string(), &[])
+        .await
+        .unwrap();
+    let read = |p: &stellarflow::processor::Running| {
+        let endpoint = p.flight_addr.to_string();
+        async move {
+            common::read_range(&endpoint, Ticket::range(8004, 8022))
+                .await
+                .unwrap()
+        }
+    };
+    let (events, covered) = rows_and_ranges(&read(&from_objects).await);
+    let (expected, expected_covered) = rows_and_ranges(&read(&from_rows).await);
+    assert!(!expected.is_empty());
+    assert_eq!(events, expected, "the same events, column for column");
+    assert_eq!(covered, expected_covered);
+    assert_eq!(covered, (8004..=8022).collect::<Vec<_>>());
+    let ids: Vec<String> = library_ids(8000, 30, 8004, 8022);
+    assert_eq!(events.len(), ids.len());
+    for p in [from_objects, from_rows] {
+        p.shutdown().await;
+    }
+    source.shutdown().await;
+    checking.shutdown().await;
+}
+
+#[tokio::test]
+async fn corrupt_objects_are_refused_by_the_processor_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    common::generate_lake(dir.path(), 9000, 10);
+    let layout = stellarflow::stellar::LakeLayout {
+        ledgers_per_batch: 1,
+        batches_per_partition: 64000,
+    };
+    let key = |l: u32| layout.object_key(l, "xdr.zst");
+    let path = |l: u32| dir.path().join(key(l));
+    // 9002: not zstd. 9003: valid zstd of truncated XDR. 9004: ledger
+    // 9005's object under 9004's key.
+    std::fs::write(path(9002), b"this is not zstd at all").unwrap();
+    let raw = zstd::decode_all(std::fs::read(path(9003)).unwrap().as_slice()).unwrap();
+    std::fs::write(
+        path(9003),
+        zstd::encode_all(&raw[..raw.len() / 2], 3).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(path(9005), path(9004)).unwrap();
+    let source = common::start_source(dir.path().to_str().unwrap(), &[])
+        .await
+        .unwrap();
+    let processor = common::start_processor(&source.flight_addr.to_string(), &[])
+        .await
+        .unwrap();
+    let endpoint = processor.flight_addr.to_string();
+    for (ledger, needle) in [(9002, "zstd"), (9003, "XDR"), (9004, "9005")] {
+        let err = common::read_range(&endpoint, Ticket::range(ledger, ledger))
+            .await
+            .expect_err("a corrupt object must fail the range");
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                stellarflow::flight::FlightClientError::Status {
+                    code: tonic::Code::DataLoss,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        for wanted in [key(ledger).as_str(), needle, &ledger.to_string()] {
+            assert!(text.contains(wanted), "{text:?} should mention {wanted:?}");
+        }
+    }
+    // Ledgers before a bad object may arrive first (those batched with it
+    // do not), then the error: never a silent skip, never a ledger past it.
+    let mut stream = stellarflow::flight::fetch(&endpoint, Ticket::range(9000, 9002))
+        .await
+        .unwrap();
+    let mut covered = Vec::new();
+    let mut failure = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(b) => covered.extend(b.meta.first_ledger..=b.meta.last_ledger),
+            Err(e) => failure = Some(e.to_string()),
+        }
+    }
+    assert!([9000, 9001].starts_with(&covered), "{covered:?}");
+    assert!(failure.unwrap().contains(&key(9002)));
+    processor.shutdown().await;
+    source.shutdown().await;
+}

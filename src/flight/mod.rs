@@ -11,7 +11,7 @@ mod upstream;
 
 pub use client::{available, connect, fetch, FlightClientError, LedgerBatchStream};
 pub use server::{serve_flight_grpc, BatchStream, FlightServer, LedgerBatch, RangeService};
-pub use ticket::{BatchMeta, Ticket};
+pub use ticket::{BatchMeta, Form, Ticket};
 pub use upstream::ledger_batches;
 
 /// HTTP/2 flow-control windows for Flight streams. h2's default (64 KB)

@@ -40,6 +40,11 @@ pub type BatchStream = BoxStream<'static, Result<LedgerBatch, Status>>;
 pub trait RangeService: Send + Sync + 'static {
     /// The schema of every batch.
     fn schema(&self) -> SchemaRef;
+    /// The schema of the batches for `ticket` (a source serves another
+    /// form on request).
+    fn schema_for(&self, _ticket: &Ticket) -> SchemaRef {
+        self.schema()
+    }
     /// The ledger range available now, if known.
     async fn available(&self) -> Result<Option<(u32, u32)>, Status>;
     /// Batches for `ticket`, in ledger order.
@@ -70,7 +75,7 @@ impl<S: RangeService> FlightServer<S> {
     fn info(&self, ticket: Ticket) -> Result<FlightInfo, Status> {
         let json = ticket.to_json();
         let mut info = FlightInfo::new()
-            .try_with_schema(&self.service.schema())
+            .try_with_schema(&self.service.schema_for(&ticket))
             .map_err(|e| Status::internal(format!("schema encoding failed: {e}")))?
             .with_descriptor(FlightDescriptor::new_cmd(json.clone()))
             .with_endpoint(FlightEndpoint::new().with_ticket(arrow_flight::Ticket::new(json)))
@@ -186,9 +191,10 @@ impl<S: RangeService> FlightService for FlightServer<S> {
         request: Request<arrow_flight::Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let ticket = Ticket::parse(&request.into_inner().ticket)?;
+        let schema = self.service.schema_for(&ticket);
         let batches = self.service.stream(ticket).await?;
         let batches = until_stopped(batches, self.stopper.clone());
-        Ok(Response::new(encode(self.service.schema(), batches)))
+        Ok(Response::new(encode(schema, batches)))
     }
 
     async fn do_put(

@@ -14,7 +14,7 @@ use tonic::Status;
 
 use super::client::{fetch, FlightClientError, LedgerBatchStream};
 use super::server::LedgerBatch;
-use super::ticket::Ticket;
+use super::ticket::{Form, Ticket};
 
 /// The upstream's refusal, naming which role refused so that a message
 /// relayed through several hops still says where it started.
@@ -34,6 +34,7 @@ struct Reader {
     endpoint: watch::Receiver<String>,
     next: u32,
     end: Option<u32>,
+    form: Form,
     current: Option<LedgerBatchStream>,
     failures: u32,
     done: bool,
@@ -61,6 +62,7 @@ impl Reader {
                     Ticket {
                         start: self.next,
                         end: self.end,
+                        form: self.form,
                     },
                 )
                 .await
@@ -122,6 +124,7 @@ pub fn ledger_batches(
         endpoint,
         next: ticket.start,
         end: ticket.end,
+        form: ticket.form,
         current: None,
         failures: 0,
         done: false,

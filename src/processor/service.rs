@@ -16,10 +16,13 @@ use super::contract_data;
 use super::filter::Filter;
 use super::stats::ProcessorStats;
 use super::ttp::{self, Decoder, ExtractError, Extractor, Mode};
-use crate::flight::{ledger_batches, BatchStream, LedgerBatch, RangeService, Ticket};
+use crate::flight::{ledger_batches, BatchStream, Form, LedgerBatch, RangeService, Ticket};
 use crate::schema::ledger::LedgerRows;
+use crate::schema::ledger_object::{self, ObjectRows};
 use crate::stellar::ledger::LedgerView;
-use crate::stellar::{decode_ledger, DecodeError, Network};
+use crate::stellar::{
+    decode_ledger, decompress, split_batch, DecodeError, Network, MAX_DECOMPRESSED,
+};
 
 /// What the processor extracts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,71 +77,43 @@ impl Extraction {
         })
     }
 
-    /// Turns one `stellar_ledger` batch into an event batch over the same
-    /// ledgers.
+    /// Turns one upstream batch (`stellar_ledger` rows, or data-lake
+    /// objects) into an event batch over the same ledgers.
     pub fn process(
         &self,
         input: &LedgerBatch,
         stats: &ProcessorStats,
     ) -> Result<LedgerBatch, Status> {
-        let rows = LedgerRows::of(&input.batch)
-            .map_err(|e| Status::failed_precondition(format!("upstream {e}")))?;
-        let ids = input
-            .batch
-            .column_by_name("network_id")
-            .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
-            .ok_or_else(|| {
-                Status::failed_precondition("upstream stellar_ledger batch without network_id")
-            })?;
-        let mut events = Vec::new();
-        let mut changes = Vec::new();
+        let mut found = Found::default();
         let mut extractor = Extractor::new();
-        for row in 0..rows.sequence.len() {
-            let sequence = rows.sequence.value(row);
-            let xdr = rows.ledger_xdr.value(row);
-            let undecodable = |e: DecodeError| Status::data_loss(format!("ledger {sequence}: {e}"));
-            match self.kind {
-                Kind::ContractData => {
-                    let meta = decode_ledger(xdr, self.depth).map_err(undecodable)?;
-                    let found = contract_data::extract(&meta);
-                    stats.ledger(sequence, found.len(), "contract-data");
-                    changes.extend(found);
-                }
-                Kind::Ttp => {
-                    let network = self.network(ids, row)?;
-                    let (extracted, resolved) = extractor
-                        .extract(xdr, &network, self.mode, self.decoder, self.depth)
-                        .map_err(|e| match e {
-                            ExtractError::Xdr(e) => undecodable(e),
-                            ExtractError::Ttp(e) => Status::data_loss(e.to_string()),
-                        })?;
-                    if self.verify {
-                        // The oracle reads every entry change: it needs the
-                        // whole ledger decoded, whichever decoder extracted.
-                        let meta = decode_ledger(xdr, self.depth).map_err(undecodable)?;
-                        ttp::verify::verify(&LedgerView::new(&meta), &extracted).map_err(|e| {
-                            metrics::counter!("stellarflow_processor_verify_failures_total")
-                                .increment(1);
-                            Status::data_loss(format!("verify failed: {e}"))
-                        })?;
-                    }
-                    let kept: Vec<_> = extracted
-                        .into_iter()
-                        .filter(|e| self.filter.keep(e))
-                        .collect();
-                    let mode = if resolved == Mode::Unified {
-                        "unified"
-                    } else {
-                        "derived"
-                    };
-                    stats.ledger(sequence, kept.len(), mode);
-                    events.extend(kept);
-                }
+        if ledger_object::is_objects(&input.batch) {
+            self.objects(input, &mut extractor, &mut found, stats)?;
+        } else {
+            let rows = LedgerRows::of(&input.batch)
+                .map_err(|e| Status::failed_precondition(format!("upstream {e}")))?;
+            let ids = input
+                .batch
+                .column_by_name("network_id")
+                .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
+                .ok_or_else(|| {
+                    Status::failed_precondition("upstream stellar_ledger batch without network_id")
+                })?;
+            for row in 0..rows.sequence.len() {
+                let sequence = rows.sequence.value(row);
+                let xdr = rows.ledger_xdr.value(row);
+                self.ledger(
+                    sequence,
+                    xdr,
+                    || self.network(ids, row),
+                    &mut extractor,
+                    &mut found,
+                    stats,
+                )?;
             }
         }
         let batch = match self.kind {
-            Kind::Ttp => ttp_batch(&events),
-            Kind::ContractData => contract_data_batch(&changes),
+            Kind::Ttp => ttp_batch(&found.events),
+            Kind::ContractData => contract_data_batch(&found.changes),
         }
         .map_err(|e| Status::internal(format!("building the event batch failed: {e}")))?;
         Ok(LedgerBatch {
@@ -146,6 +121,117 @@ impl Extraction {
             meta: input.meta,
         })
     }
+
+    /// The ledgers of a batch of data-lake objects, inside its range. The
+    /// source passed the objects on unchecked, so they are checked here as
+    /// the source checks them: size, zstd, the ledgers the key promises,
+    /// each header's sequence and hash. Errors name the object.
+    fn objects(
+        &self,
+        input: &LedgerBatch,
+        extractor: &mut Extractor,
+        found: &mut Found,
+        stats: &ProcessorStats,
+    ) -> Result<(), Status> {
+        let rows = ObjectRows::of(&input.batch)
+            .map_err(|e| Status::failed_precondition(format!("upstream {e}")))?;
+        for row in 0..rows.first.len() {
+            let (first, last) = (rows.first.value(row), rows.last.value(row));
+            let key = rows.key.value(row);
+            let corrupt = |detail: String| {
+                Status::data_loss(format!("{key} (ledgers {first}-{last}): {detail}"))
+            };
+            let raw = decompress(rows.object.value(row), MAX_DECOMPRESSED)
+                .map_err(|e| corrupt(e.to_string()))?;
+            let split = split_batch(&raw, self.depth).map_err(|e| corrupt(e.to_string()))?;
+            if (split.start, split.end) != (first, last) {
+                return Err(corrupt(format!(
+                    "the object holds ledgers {}-{} but its key says {first}-{last}",
+                    split.start, split.end
+                )));
+            }
+            for (sequence, xdr) in (first..=last).zip(split.ledgers) {
+                if sequence < input.meta.first_ledger || sequence > input.meta.last_ledger {
+                    continue;
+                }
+                let network = || self.network(rows.network_id, row);
+                self.ledger(sequence, xdr, network, extractor, found, stats)
+                    .map_err(|e| match e.code() {
+                        tonic::Code::DataLoss => corrupt(e.message().to_string()),
+                        _ => e,
+                    })?;
+                let header = extractor
+                    .checked_sequence(xdr, self.depth)
+                    .map_err(corrupt)?;
+                if header != sequence {
+                    return Err(corrupt(format!(
+                        "ledger #{} has sequence {header}, expected {sequence}",
+                        sequence - first
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Extracts one ledger into `found`.
+    fn ledger(
+        &self,
+        sequence: u32,
+        xdr: &[u8],
+        network: impl FnOnce() -> Result<Network, Status>,
+        extractor: &mut Extractor,
+        found: &mut Found,
+        stats: &ProcessorStats,
+    ) -> Result<(), Status> {
+        let undecodable = |e: DecodeError| Status::data_loss(format!("ledger {sequence}: {e}"));
+        match self.kind {
+            Kind::ContractData => {
+                let meta = decode_ledger(xdr, self.depth).map_err(undecodable)?;
+                let changes = contract_data::extract(&meta);
+                stats.ledger(sequence, changes.len(), "contract-data");
+                found.changes.extend(changes);
+            }
+            Kind::Ttp => {
+                let network = network()?;
+                let (extracted, resolved) = extractor
+                    .extract(xdr, &network, self.mode, self.decoder, self.depth)
+                    .map_err(|e| match e {
+                        ExtractError::Xdr(e) => undecodable(e),
+                        ExtractError::Ttp(e) => Status::data_loss(e.to_string()),
+                    })?;
+                if self.verify {
+                    // The oracle reads every entry change: it needs the
+                    // whole ledger decoded, whichever decoder extracted.
+                    let meta = decode_ledger(xdr, self.depth).map_err(undecodable)?;
+                    ttp::verify::verify(&LedgerView::new(&meta), &extracted).map_err(|e| {
+                        metrics::counter!("stellarflow_processor_verify_failures_total")
+                            .increment(1);
+                        Status::data_loss(format!("verify failed: {e}"))
+                    })?;
+                }
+                let kept: Vec<_> = extracted
+                    .into_iter()
+                    .filter(|e| self.filter.keep(e))
+                    .collect();
+                let mode = if resolved == Mode::Unified {
+                    "unified"
+                } else {
+                    "derived"
+                };
+                stats.ledger(sequence, kept.len(), mode);
+                found.events.extend(kept);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one batch's ledgers gave.
+#[derive(Default)]
+struct Found {
+    events: Vec<ttp::TtpEvent>,
+    changes: Vec<super::batches::ContractDataChange>,
 }
 
 /// Serves event ranges.
@@ -189,7 +275,11 @@ impl ProcessorService {
                 ticket.start, ticket.end, self.bounds.0, self.bounds.1
             )));
         }
-        Ok(Ticket { start, end })
+        Ok(Ticket {
+            start,
+            end,
+            ..ticket
+        })
     }
 }
 
@@ -223,7 +313,10 @@ impl RangeService for ProcessorService {
         let extraction = self.extraction.clone();
         let stats = self.stats.clone();
         let errors = self.stats.clone();
-        let batches = ledger_batches("source", self.source.clone(), ticket)
+        // Objects as stored when the source has them: a seventh of the
+        // bytes, and each ledger walked once, here.
+        let upstream = ticket.with_form(Form::Objects);
+        let batches = ledger_batches("source", self.source.clone(), upstream)
             .map(move |item| {
                 let extraction = extraction.clone();
                 let stats = stats.clone();

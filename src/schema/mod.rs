@@ -1,9 +1,10 @@
-//! The Arrow schemas roles exchange and write: `stellar_ledger` (source →
-//! processor), `ttp_event` and `contract_data` (processor → sink → files).
+//! The Arrow schemas roles exchange and write: `stellar_ledger` and
+//! `stellar_ledger_object` (source → processor), `ttp_event` and `contract_data` (processor → sink → files).
 //! Each carries its name and version in the schema metadata.
 
 pub mod contract_data;
 pub mod ledger;
+pub mod ledger_object;
 pub mod ttp;
 
 use std::collections::HashMap;

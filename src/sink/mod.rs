@@ -273,9 +273,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         drop(tx);
         None
     } else {
-        let ticket = Ticket {
-            start: first,
-            end: settings.end,
+        let ticket = match settings.end {
+            Some(end) => Ticket::range(first, end),
+            None => Ticket::live(first),
         };
         tracing::info!(start = first, end = ?settings.end, processor = %upstream.current(), "requesting events");
         let mut batches = ledger_batches("processor", upstream.subscribe(), ticket);

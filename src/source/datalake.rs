@@ -16,7 +16,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::error::SourceError;
 use super::stats::SourceStats;
-use super::SourcedLedger;
+use super::{LakeObject, SourcedLedger};
 use crate::config::SourceSettings;
 use crate::flight::Ticket;
 use crate::stellar::lake::{range_from_name, MANIFEST, SUFFIXES};
@@ -253,27 +253,8 @@ impl DataLake {
         self: Arc<Self>,
         ticket: Ticket,
     ) -> BoxStream<'static, Result<SourcedLedger, SourceError>> {
-        let layout = self.layout;
         let live = ticket.end.is_none();
-        let last = ticket.end.unwrap_or(u32::MAX);
-        let step = layout.ledgers_per_batch;
-        let starts = (layout.batch_start(ticket.start)..=last).step_by(step as usize);
-        let prefetch = self.prefetch;
-        // Each object loads in its own task so read-ahead runs while the
-        // consumer is busy sending; `buffered` bounds it and keeps order.
-        futures::stream::iter(starts)
-            .map(move |start| {
-                let task = tokio::spawn(self.clone().load(start, live));
-                async move {
-                    task.await.unwrap_or_else(|e| {
-                        Err(SourceError::Unavailable {
-                            what: "object loader".into(),
-                            detail: e.to_string(),
-                        })
-                    })
-                }
-            })
-            .buffered(prefetch)
+        self.prefetched(ticket, move |lake, start| lake.load(start, live))
             .flat_map(move |result| {
                 let items: Vec<Result<SourcedLedger, SourceError>> = match result {
                     Ok(ledgers) => ledgers
@@ -286,6 +267,60 @@ impl DataLake {
                 futures::stream::iter(items)
             })
             .boxed()
+    }
+
+    /// The objects holding `ticket`'s ledgers, in order and as stored: not
+    /// decompressed or checked here (the consumer does both).
+    pub fn objects(
+        self: Arc<Self>,
+        ticket: Ticket,
+    ) -> BoxStream<'static, Result<LakeObject, SourceError>> {
+        let live = ticket.end.is_none();
+        let layout = self.layout;
+        self.prefetched(ticket, move |lake, start| async move {
+            let (key, bytes) = lake.fetch(start, live).await?;
+            lake.stats.inflight(1);
+            Ok(LakeObject {
+                key,
+                first: start,
+                last: layout.batch_end(start),
+                bytes,
+            })
+        })
+        .boxed()
+    }
+
+    /// `load` for each object of `ticket`, in order, each in its own task
+    /// so that read-ahead runs while the consumer is busy sending;
+    /// `buffered` bounds it (`--prefetch`) and keeps the order.
+    fn prefetched<T, F, Fut>(
+        self: Arc<Self>,
+        ticket: Ticket,
+        load: F,
+    ) -> impl futures::Stream<Item = Result<T, SourceError>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: Fn(Arc<Self>, u32) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, SourceError>> + Send + 'static,
+    {
+        let layout = self.layout;
+        let last = ticket.end.unwrap_or(u32::MAX);
+        let step = layout.ledgers_per_batch;
+        let starts = (layout.batch_start(ticket.start)..=last).step_by(step as usize);
+        let prefetch = self.prefetch;
+        futures::stream::iter(starts)
+            .map(move |start| {
+                let task = tokio::spawn(load(self.clone(), start));
+                async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(SourceError::Unavailable {
+                            what: "object loader".into(),
+                            detail: e.to_string(),
+                        })
+                    })
+                }
+            })
+            .buffered(prefetch)
     }
 
     /// The first and last ledger in the lake, from partition and object

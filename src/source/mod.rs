@@ -45,6 +45,19 @@ pub struct SourcedLedger {
     pub origin: Bytes,
 }
 
+/// One data-lake object as stored, for the `objects` form.
+#[derive(Debug, Clone)]
+pub struct LakeObject {
+    /// Its key in the lake.
+    pub key: String,
+    /// The first ledger its key promises.
+    pub first: u32,
+    /// The last ledger its key promises.
+    pub last: u32,
+    /// The compressed bytes.
+    pub bytes: Bytes,
+}
+
 /// Where ledgers come from.
 pub enum Backend {
     /// A SEP-54 data lake.
@@ -88,6 +101,18 @@ impl Backend {
         match self {
             Backend::Lake(lake) => lake.clone().stream(ticket),
             Backend::Rpc(rpc) => rpc.clone().stream(ticket),
+        }
+    }
+
+    /// The objects holding `ticket`'s ledgers, as stored; `None` when the
+    /// backend has no objects (Stellar RPC).
+    pub fn objects(
+        &self,
+        ticket: Ticket,
+    ) -> Option<BoxStream<'static, Result<LakeObject, SourceError>>> {
+        match self {
+            Backend::Lake(lake) => Some(lake.clone().objects(ticket)),
+            Backend::Rpc(_) => None,
         }
     }
 

@@ -55,9 +55,9 @@ impl LedgerSource for RawLedgerService {
             })?),
             None => None,
         };
-        let ticket = Ticket {
-            start: request.start_ledger,
-            end,
+        let ticket = match end {
+            Some(end) => Ticket::range(request.start_ledger, end),
+            None => Ticket::live(request.start_ledger),
         };
         if let Some(end) = end {
             if request.start_ledger > end {

@@ -34,6 +34,17 @@ impl SourceStats {
         metrics::gauge!("stellarflow_source_current_ledger").set(f64::from(ledger));
     }
 
+    /// Counts `count` ledgers sent at once, up to `last`, `xdr_bytes` of
+    /// XDR in all (an object passed on as stored).
+    pub fn sent_many(&self, last: u32, count: u64, xdr_bytes: usize) {
+        self.ledgers.fetch_add(count, Ordering::Relaxed);
+        self.current_ledger
+            .fetch_max(u64::from(last), Ordering::Relaxed);
+        metrics::counter!("stellarflow_source_ledgers_total").increment(count);
+        metrics::counter!("stellarflow_source_xdr_bytes_total").increment(xdr_bytes as u64);
+        metrics::gauge!("stellarflow_source_current_ledger").set(f64::from(last));
+    }
+
     /// Counts bytes read.
     pub fn read(&self, bytes: usize) {
         self.bytes_read.fetch_add(bytes as u64, Ordering::Relaxed);

@@ -162,6 +162,9 @@ pub enum ExtractError {
 #[derive(Debug, Default)]
 pub struct Extractor {
     index: LedgerIndex,
+    /// Where the XDR `index` was filled from lies (address and length), to
+    /// know whether it describes a given ledger.
+    indexed: (usize, usize),
 }
 
 impl Extractor {
@@ -182,15 +185,18 @@ impl Extractor {
     ) -> Result<(Vec<TtpEvent>, Mode), ExtractError> {
         match decoder {
             Decoder::Reference => {
+                self.indexed = (0, 0);
                 let meta = crate::stellar::decode_ledger(xdr, depth)?;
                 let resolved = resolve(&LedgerView::new(&meta), mode);
                 Ok((extract(&meta, network, resolved)?, resolved))
             }
             Decoder::Fast => {
+                self.indexed = (0, 0);
                 self.index.fill(xdr, depth).map_err(|e| DecodeError::Xdr {
                     ledger: None,
                     error: e.to_string(),
                 })?;
+                self.indexed = (xdr.as_ptr() as usize, xdr.len());
                 let index = &self.index;
                 let resolved = match mode {
                     Mode::Auto if index.txs.iter().all(|t| t.meta_version == 4) => Mode::Unified,
@@ -211,6 +217,20 @@ impl Extractor {
                 Ok((events, resolved))
             }
         }
+    }
+}
+
+impl Extractor {
+    /// The sequence in the header of the ledger `xdr`, after checking the
+    /// header's hash: from the index when this extractor just walked the
+    /// same bytes, else from a walk of its own.
+    pub fn checked_sequence(&self, xdr: &[u8], depth: u32) -> Result<u32, String> {
+        let summary = if self.indexed == (xdr.as_ptr() as usize, xdr.len()) {
+            crate::stellar::LedgerSummary::from_index(&self.index, xdr)?
+        } else {
+            crate::stellar::LedgerSummary::from_xdr(xdr, depth)?
+        };
+        Ok(summary.sequence)
     }
 }
 
