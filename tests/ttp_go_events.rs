@@ -951,22 +951,7 @@ fn key(strkey: &str) -> Uint256 {
 }
 
 fn account_entry(account: &str, balance: i64) -> LedgerEntry {
-    LedgerEntry {
-        last_modified_ledger_seq: 1,
-        data: LedgerEntryData::Account(AccountEntry {
-            account_id: account.parse().unwrap(),
-            balance,
-            seq_num: SequenceNumber(1),
-            num_sub_entries: 0,
-            inflation_dest: None,
-            flags: 0,
-            home_domain: String32(Default::default()),
-            thresholds: Thresholds([1, 0, 0, 0]),
-            signers: Default::default(),
-            ext: AccountEntryExt::V0,
-        }),
-        ext: LedgerEntryExt::V0,
-    }
+    common::account_entry(account.parse().unwrap(), balance)
 }
 
 fn moved(account: &str, from: i64, to: i64) -> LedgerEntryChanges {
@@ -1023,55 +1008,19 @@ fn ledger(
     meta: TransactionMeta,
 ) -> LedgerCloseMeta {
     let hash = envelope.hash(network().id).unwrap();
-    let header = LedgerHeader {
-        ledger_version: 20,
-        previous_ledger_hash: Hash([0; 32]),
-        scp_value: StellarValue {
-            tx_set_hash: Hash([0; 32]),
-            close_time: TimePoint(1_234_500),
-            upgrades: Default::default(),
-            ext: StellarValueExt::Basic,
-        },
-        tx_set_result_hash: Hash([0; 32]),
-        bucket_list_hash: Hash([0; 32]),
-        ledger_seq: 12345,
-        total_coins: 0,
-        fee_pool: 0,
-        inflation_seq: 0,
-        id_pool: 0,
-        base_fee: 100,
-        base_reserve: 5_000_000,
-        max_tx_set_size: 100,
-        skip_list: [Hash([0; 32]), Hash([0; 32]), Hash([0; 32]), Hash([0; 32])],
-        ext: LedgerHeaderExt::V0,
-    };
-    LedgerCloseMeta::V0(LedgerCloseMetaV0 {
-        ledger_header: LedgerHeaderHistoryEntry {
-            hash: Hash(stellarflow::stellar::ledger::header_hash(&header)),
-            header,
-            ext: LedgerHeaderHistoryEntryExt::V0,
-        },
-        tx_set: TransactionSet {
-            previous_ledger_hash: Hash([0; 32]),
-            txs: vec![envelope].try_into().unwrap(),
-        },
-        tx_processing: vec![TransactionResultMeta {
-            result: TransactionResultPair {
-                transaction_hash: Hash(hash),
-                result: TransactionResult {
-                    fee_charged,
-                    result,
-                    ext: TransactionResultExt::V0,
-                },
+    let processing = TransactionResultMeta {
+        result: TransactionResultPair {
+            transaction_hash: Hash(hash),
+            result: TransactionResult {
+                fee_charged,
+                result,
+                ext: TransactionResultExt::V0,
             },
-            fee_processing: fee_changes,
-            tx_apply_processing: meta,
-        }]
-        .try_into()
-        .unwrap(),
-        upgrades_processing: Default::default(),
-        scp_info: Default::default(),
-    })
+        },
+        fee_processing: fee_changes,
+        tx_apply_processing: meta,
+    };
+    common::v0_ledger(20, 12345, 1_234_500, vec![envelope], vec![processing])
 }
 
 fn v3_meta(after: LedgerEntryChanges) -> TransactionMeta {

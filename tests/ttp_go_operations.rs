@@ -96,22 +96,7 @@ fn some_balance() -> ClaimableBalanceId {
 }
 
 fn account_entry(account: &str, balance: i64) -> LedgerEntry {
-    LedgerEntry {
-        last_modified_ledger_seq: 1,
-        data: LedgerEntryData::Account(AccountEntry {
-            account_id: id(account),
-            balance,
-            seq_num: SequenceNumber(12345),
-            num_sub_entries: 0,
-            inflation_dest: None,
-            flags: 0,
-            home_domain: String32(Default::default()),
-            thresholds: Thresholds([1, 0, 0, 0]),
-            signers: Default::default(),
-            ext: AccountEntryExt::V0,
-        }),
-        ext: LedgerEntryExt::V0,
-    }
+    common::account_entry(id(account), balance)
 }
 
 fn cb_entry(balance: &ClaimableBalanceId, asset: &Asset, amount: i64) -> LedgerEntry {
@@ -305,51 +290,21 @@ fn single_tx_ledger(
     meta: TransactionMeta,
     fee_changes: Vec<LedgerEntryChange>,
 ) -> LedgerCloseMeta {
-    let header = LedgerHeader {
-        ledger_version: protocol,
-        previous_ledger_hash: Hash([0; 32]),
-        scp_value: StellarValue {
-            tx_set_hash: Hash([0; 32]),
-            close_time: TimePoint(12345 * 100),
-            upgrades: Default::default(),
-            ext: StellarValueExt::Basic,
+    let processing = TransactionResultMeta {
+        result: TransactionResultPair {
+            transaction_hash: Hash(hash),
+            result,
         },
-        tx_set_result_hash: Hash([0; 32]),
-        bucket_list_hash: Hash([0; 32]),
-        ledger_seq: 12345,
-        total_coins: 0,
-        fee_pool: 0,
-        inflation_seq: 0,
-        id_pool: 0,
-        base_fee: 100,
-        base_reserve: 5_000_000,
-        max_tx_set_size: 100,
-        skip_list: [Hash([0; 32]), Hash([0; 32]), Hash([0; 32]), Hash([0; 32])],
-        ext: LedgerHeaderExt::V0,
+        fee_processing: LedgerEntryChanges(fee_changes.try_into().unwrap()),
+        tx_apply_processing: meta,
     };
-    LedgerCloseMeta::V0(LedgerCloseMetaV0 {
-        ledger_header: LedgerHeaderHistoryEntry {
-            hash: Hash(stellarflow::stellar::ledger::header_hash(&header)),
-            header,
-            ext: LedgerHeaderHistoryEntryExt::V0,
-        },
-        tx_set: TransactionSet {
-            previous_ledger_hash: Hash([0; 32]),
-            txs: vec![envelope].try_into().unwrap(),
-        },
-        tx_processing: vec![TransactionResultMeta {
-            result: TransactionResultPair {
-                transaction_hash: Hash(hash),
-                result,
-            },
-            fee_processing: LedgerEntryChanges(fee_changes.try_into().unwrap()),
-            tx_apply_processing: meta,
-        }]
-        .try_into()
-        .unwrap(),
-        upgrades_processing: Default::default(),
-        scp_info: Default::default(),
-    })
+    common::v0_ledger(
+        protocol,
+        12345,
+        12345 * 100,
+        vec![envelope],
+        vec![processing],
+    )
 }
 
 /// One event as Go's tests compare it: kind, from, to, amount, asset,

@@ -2,6 +2,8 @@
 //! small hand-built ledger: every case also passes `verify`, so the
 //! expected events are checked against balance changes, not just typed in.
 
+mod common;
+
 use stellar_xdr::*;
 use stellarflow::processor::ttp::contract_events::{self, Shape};
 use stellarflow::processor::ttp::{self, EventKind, Mode, MuxedInfo, TtpEvent};
@@ -25,22 +27,7 @@ fn credit(code: &str, issuer: u8) -> Asset {
 }
 
 fn account(n: u8, balance: i64) -> LedgerEntry {
-    LedgerEntry {
-        last_modified_ledger_seq: 1,
-        data: LedgerEntryData::Account(AccountEntry {
-            account_id: account_id(key(n)),
-            balance,
-            seq_num: SequenceNumber(1),
-            num_sub_entries: 0,
-            inflation_dest: None,
-            flags: 0,
-            home_domain: String32(Default::default()),
-            thresholds: Thresholds([1, 0, 0, 0]),
-            signers: Default::default(),
-            ext: AccountEntryExt::V0,
-        }),
-        ext: LedgerEntryExt::V0,
-    }
+    common::account_entry(account_id(key(n)), balance)
 }
 
 fn trustline(n: u8, asset: &Asset, balance: i64) -> LedgerEntry {
@@ -205,42 +192,7 @@ fn ledger(protocol: u32, txs: &[Tx]) -> LedgerCloseMeta {
             }),
         });
     }
-    let header = LedgerHeader {
-        ledger_version: protocol,
-        previous_ledger_hash: Hash([0; 32]),
-        scp_value: StellarValue {
-            tx_set_hash: Hash([0; 32]),
-            close_time: TimePoint(1_600_000_000),
-            upgrades: Default::default(),
-            ext: StellarValueExt::Basic,
-        },
-        tx_set_result_hash: Hash([0; 32]),
-        bucket_list_hash: Hash([0; 32]),
-        ledger_seq: 777,
-        total_coins: 0,
-        fee_pool: 0,
-        inflation_seq: 0,
-        id_pool: 0,
-        base_fee: 100,
-        base_reserve: 5_000_000,
-        max_tx_set_size: 100,
-        skip_list: [Hash([0; 32]), Hash([0; 32]), Hash([0; 32]), Hash([0; 32])],
-        ext: LedgerHeaderExt::V0,
-    };
-    LedgerCloseMeta::V0(LedgerCloseMetaV0 {
-        ledger_header: LedgerHeaderHistoryEntry {
-            hash: Hash(stellarflow::stellar::ledger::header_hash(&header)),
-            header,
-            ext: LedgerHeaderHistoryEntryExt::V0,
-        },
-        tx_set: TransactionSet {
-            previous_ledger_hash: Hash([0; 32]),
-            txs: envelopes.try_into().unwrap(),
-        },
-        tx_processing: processing.try_into().unwrap(),
-        upgrades_processing: Default::default(),
-        scp_info: Default::default(),
-    })
+    common::v0_ledger(protocol, 777, 1_600_000_000, envelopes, processing)
 }
 
 /// Derived events of a test ledger, after checking them with `verify`.

@@ -133,21 +133,129 @@ fn paced<T: Send + 'static>(
     .boxed()
 }
 
-/// Ledgers as the batcher reads them: it looks at the next one before
-/// taking it.
-type LedgerStream = Pin<Box<Peekable<BoxStream<'static, Result<SourcedLedger, SourceError>>>>>;
-
-struct Batcher {
-    ledgers: LedgerStream,
+/// What a batcher needs to fill rows of either form.
+struct Context {
+    ticket: Ticket,
     network_id: [u8; 32],
     stats: Arc<SourceStats>,
+}
+
+/// The rows of one form, as a batcher fills them.
+trait Rows<T>: Default {
+    /// Whether the batch is complete; `next` is the following item when it
+    /// is ready already.
+    fn full(&self, next: Option<&T>) -> bool;
+    /// Adds `item`; the first and last ledger of the ticket it covers.
+    fn add(&mut self, item: T, context: &Context) -> (u32, u32);
+    /// The pending rows as a batch.
+    fn finish(&mut self) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError>;
+}
+
+impl Rows<SourcedLedger> for LedgerRowsBuilder {
+    fn full(&self, next: Option<&SourcedLedger>) -> bool {
+        // A ledger from another object is only worth a copy while the
+        // batch is small; otherwise it starts the next batch.
+        let elsewhere = next.is_some_and(|n| !self.continues(&n.xdr, &n.origin));
+        self.bytes() >= BATCH_BYTES
+            || self.len() >= BATCH_LEDGERS
+            || (elsewhere && self.bytes() >= COPY_BELOW)
+    }
+
+    fn add(&mut self, ledger: SourcedLedger, context: &Context) -> (u32, u32) {
+        let sequence = ledger.summary.sequence;
+        self.push(
+            &ledger.summary,
+            &context.network_id,
+            &ledger.xdr,
+            &ledger.origin,
+        );
+        context.stats.inflight(-1);
+        context.stats.sent(sequence, ledger.xdr.len());
+        (sequence, sequence)
+    }
+
+    fn finish(&mut self) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError> {
+        LedgerRowsBuilder::finish(self)
+    }
+}
+
+impl Rows<LakeObject> for ObjectRowsBuilder {
+    fn full(&self, _next: Option<&LakeObject>) -> bool {
+        self.bytes() >= OBJECT_BATCH_BYTES || self.len() >= OBJECT_BATCH_OBJECTS
+    }
+
+    fn add(&mut self, object: LakeObject, context: &Context) -> (u32, u32) {
+        // The batch covers only the ticket's ledgers; the consumer leaves
+        // out the rest of a first or last object.
+        let ticket = &context.ticket;
+        let first = object.first.max(ticket.start);
+        let last = ticket.end.map_or(object.last, |end| object.last.min(end));
+        self.push(
+            object.first,
+            object.last,
+            &context.network_id,
+            &object.key,
+            &object.bytes,
+        );
+        context.stats.inflight(-1);
+        // The XDR size is the frame's declared content size, when it has one.
+        let xdr = zstd::zstd_safe::get_frame_content_size(&object.bytes)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let ledgers = u64::from(last.saturating_sub(first)) + 1;
+        context.stats.sent_many(last, ledgers, xdr as usize);
+        (first, last)
+    }
+
+    fn finish(&mut self) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError> {
+        ObjectRowsBuilder::finish(self)
+    }
+}
+
+/// Items as the batcher reads them: it looks at the next one before
+/// taking it.
+type Items<T> = Pin<Box<Peekable<BoxStream<'static, Result<T, SourceError>>>>>;
+
+/// Groups items (ledgers or objects) into batches of `R` rows.
+struct Batcher<T, R> {
+    items: Items<T>,
+    context: Context,
     flow: Option<watch::Receiver<FlowSignal>>,
     pending_error: Option<Status>,
     done: bool,
+    rows: std::marker::PhantomData<R>,
 }
 
-impl Batcher {
-    /// The next batch: waits for one ledger, then takes whatever else is
+impl<T: Send + 'static, R: Rows<T>> Batcher<T, R> {
+    fn new(
+        items: BoxStream<'static, Result<T, SourceError>>,
+        context: Context,
+        flow: Option<watch::Receiver<FlowSignal>>,
+    ) -> Self {
+        Batcher {
+            items: Box::pin(items.peekable()),
+            context,
+            flow,
+            pending_error: None,
+            done: false,
+            rows: std::marker::PhantomData,
+        }
+    }
+
+    /// The batches, one after another.
+    fn stream(self) -> BatchStream
+    where
+        R: Send + 'static,
+    {
+        futures::stream::unfold(
+            self,
+            |mut b| async move { b.next().await.map(|item| (item, b)) },
+        )
+        .boxed()
+    }
+
+    /// The next batch: waits for one item, then takes whatever else is
     /// ready up to the size limits.
     async fn next(&mut self) -> Option<Result<LedgerBatch, Status>> {
         if let Some(status) = self.pending_error.take() {
@@ -158,30 +266,28 @@ impl Batcher {
             return None;
         }
         let started = Instant::now();
-        let mut rows = LedgerRowsBuilder::default();
-        let mut range = (0, 0);
-        match self.ledgers.next().await {
+        let mut rows = R::default();
+        let (first, mut last) = match self.items.next().await {
             None => return None,
             Some(Err(e)) => {
-                self.stats.error();
+                self.context.stats.error();
                 self.done = true;
                 return Some(Err(e.status()));
             }
-            Some(Ok(ledger)) => self.take(ledger, &mut rows, &mut range),
-        }
-        while rows.bytes() < BATCH_BYTES && rows.len() < BATCH_LEDGERS {
-            // A ledger from another object is only worth a copy while the
-            // batch is small; otherwise it starts the next batch.
-            let ready = self.ledgers.as_mut().peek().now_or_never();
-            if let Some(Some(Ok(next))) = ready {
-                if rows.bytes() >= COPY_BELOW && !rows.continues(&next.xdr, &next.origin) {
-                    break;
-                }
+            Some(Ok(item)) => rows.add(item, &self.context),
+        };
+        loop {
+            let ready = match self.items.as_mut().peek().now_or_never() {
+                Some(Some(Ok(next))) => Some(next),
+                _ => None,
+            };
+            if rows.full(ready) {
+                break;
             }
-            match self.ledgers.next().now_or_never() {
-                Some(Some(Ok(ledger))) => self.take(ledger, &mut rows, &mut range),
+            match self.items.next().now_or_never() {
+                Some(Some(Ok(item))) => last = rows.add(item, &self.context).1,
                 Some(Some(Err(e))) => {
-                    self.stats.error();
+                    self.context.stats.error();
                     self.pending_error = Some(e.status());
                     break;
                 }
@@ -196,35 +302,18 @@ impl Batcher {
             .record(started.elapsed().as_secs_f64());
         throttle(self.flow.clone(), started.elapsed()).await;
         let meta = BatchMeta {
-            first_ledger: range.0,
-            last_ledger: range.1,
+            first_ledger: first,
+            last_ledger: last,
         };
-        let batch = match rows.finish() {
-            Ok(batch) => batch,
+        match rows.finish() {
+            Ok(batch) => Some(Ok(LedgerBatch { batch, meta })),
             Err(e) => {
                 self.done = true;
-                return Some(Err(Status::internal(format!(
-                    "building the ledger batch {}-{} failed: {e}",
-                    range.0, range.1
-                ))));
+                Some(Err(Status::internal(format!(
+                    "building the batch of ledgers {first}-{last} failed: {e}"
+                ))))
             }
-        };
-        Some(Ok(LedgerBatch { batch, meta }))
-    }
-
-    fn take(&self, ledger: SourcedLedger, rows: &mut LedgerRowsBuilder, range: &mut (u32, u32)) {
-        if rows.is_empty() {
-            range.0 = ledger.summary.sequence;
         }
-        range.1 = ledger.summary.sequence;
-        rows.push(
-            &ledger.summary,
-            &self.network_id,
-            &ledger.xdr,
-            &ledger.origin,
-        );
-        self.stats.inflight(-1);
-        self.stats.sent(ledger.summary.sequence, ledger.xdr.len());
     }
 }
 
@@ -235,104 +324,6 @@ async fn throttle(flow: Option<watch::Receiver<FlowSignal>>, worked: Duration) {
     if rate < 1.0 && rate > 0.0 {
         let pause = worked.mul_f64(1.0 / rate - 1.0).min(Duration::from_secs(1));
         tokio::time::sleep(pause.max(Duration::from_millis(5))).await;
-    }
-}
-
-/// Objects as `stellar_ledger_object` batches: whatever is ready, up to
-/// the size limits, each batch covering its objects' ledgers inside the
-/// ticket.
-struct ObjectBatcher {
-    objects: BoxStream<'static, Result<LakeObject, SourceError>>,
-    ticket: Ticket,
-    network_id: [u8; 32],
-    stats: Arc<SourceStats>,
-    flow: Option<watch::Receiver<FlowSignal>>,
-    pending_error: Option<Status>,
-    done: bool,
-}
-
-impl ObjectBatcher {
-    async fn next(&mut self) -> Option<Result<LedgerBatch, Status>> {
-        if let Some(status) = self.pending_error.take() {
-            self.done = true;
-            return Some(Err(status));
-        }
-        if self.done {
-            return None;
-        }
-        let started = Instant::now();
-        let mut rows = ObjectRowsBuilder::default();
-        let mut range = (0, 0);
-        match self.objects.next().await {
-            None => return None,
-            Some(Err(e)) => {
-                self.stats.error();
-                self.done = true;
-                return Some(Err(e.status()));
-            }
-            Some(Ok(object)) => self.take(object, &mut rows, &mut range),
-        }
-        while rows.bytes() < OBJECT_BATCH_BYTES && rows.len() < OBJECT_BATCH_OBJECTS {
-            match self.objects.next().now_or_never() {
-                Some(Some(Ok(object))) => self.take(object, &mut rows, &mut range),
-                Some(Some(Err(e))) => {
-                    self.stats.error();
-                    self.pending_error = Some(e.status());
-                    break;
-                }
-                Some(None) => {
-                    self.done = true;
-                    break;
-                }
-                None => break,
-            }
-        }
-        metrics::histogram!("stellarflow_source_batch_seconds")
-            .record(started.elapsed().as_secs_f64());
-        throttle(self.flow.clone(), started.elapsed()).await;
-        let meta = BatchMeta {
-            first_ledger: range.0,
-            last_ledger: range.1,
-        };
-        match rows.finish() {
-            Ok(batch) => Some(Ok(LedgerBatch { batch, meta })),
-            Err(e) => {
-                self.done = true;
-                Some(Err(Status::internal(format!(
-                    "building the object batch {}-{} failed: {e}",
-                    range.0, range.1
-                ))))
-            }
-        }
-    }
-
-    fn take(&self, object: LakeObject, rows: &mut ObjectRowsBuilder, range: &mut (u32, u32)) {
-        // The batch covers only the ticket's ledgers; the consumer leaves
-        // out the rest of a first or last object.
-        let first = object.first.max(self.ticket.start);
-        let last = self
-            .ticket
-            .end
-            .map_or(object.last, |end| object.last.min(end));
-        if rows.is_empty() {
-            range.0 = first;
-        }
-        range.1 = last;
-        rows.push(
-            object.first,
-            object.last,
-            &self.network_id,
-            &object.key,
-            &object.bytes,
-        );
-        self.stats.inflight(-1);
-        // The XDR size is the frame's declared content size, when it has one.
-        let xdr = zstd::zstd_safe::get_frame_content_size(&object.bytes)
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        let ledgers = u64::from(last.saturating_sub(first)) + 1;
-        self.stats.sent_many(last, ledgers, xdr as usize);
     }
 }
 
@@ -355,39 +346,23 @@ impl RangeService for SourceService {
     }
 
     async fn stream(&self, ticket: Ticket) -> Result<BatchStream, Status> {
+        let context = Context {
+            ticket,
+            network_id: self.backend.network().id,
+            stats: self.stats.clone(),
+        };
+        let flow = self.flow.lock().clone();
         if self.serves_objects(&ticket) {
             if let Some(objects) = self.backend.objects(ticket) {
                 tracing::info!(start = ticket.start, end = ?ticket.end, "serving lake objects");
-                let batcher = ObjectBatcher {
-                    objects: paced(objects, self.max_rate, |item| match item {
-                        Ok(o) => o.last - o.first + 1,
-                        Err(_) => 1,
-                    }),
-                    ticket,
-                    network_id: self.backend.network().id,
-                    stats: self.stats.clone(),
-                    flow: self.flow.lock().clone(),
-                    pending_error: None,
-                    done: false,
-                };
-                return Ok(futures::stream::unfold(batcher, |mut b| async move {
-                    b.next().await.map(|item| (item, b))
-                })
-                .boxed());
+                let objects = paced(objects, self.max_rate, |item| match item {
+                    Ok(o) => o.last - o.first + 1,
+                    Err(_) => 1,
+                });
+                return Ok(Batcher::<_, ObjectRowsBuilder>::new(objects, context, flow).stream());
             }
         }
         tracing::info!(start = ticket.start, end = ?ticket.end, "serving ledgers");
-        let batcher = Batcher {
-            ledgers: Box::pin(self.ledgers(ticket).peekable()),
-            network_id: self.backend.network().id,
-            stats: self.stats.clone(),
-            flow: self.flow.lock().clone(),
-            pending_error: None,
-            done: false,
-        };
-        Ok(futures::stream::unfold(batcher, |mut b| async move {
-            b.next().await.map(|item| (item, b))
-        })
-        .boxed())
+        Ok(Batcher::<_, LedgerRowsBuilder>::new(self.ledgers(ticket), context, flow).stream())
     }
 }

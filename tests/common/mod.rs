@@ -296,3 +296,74 @@ pub fn extract_both(
     }
     ttp::extract(meta, network, mode).map_err(|e| e.to_string())
 }
+
+/// A V0 `LedgerCloseMeta` of these transactions, for hand-built rule
+/// tests: only the fields the token-transfer rules read are set, and the
+/// stored header hash is right.
+pub fn v0_ledger(
+    protocol: u32,
+    sequence: u32,
+    close_time: u64,
+    envelopes: Vec<stellar_xdr::TransactionEnvelope>,
+    processing: Vec<stellar_xdr::TransactionResultMeta>,
+) -> stellar_xdr::LedgerCloseMeta {
+    use stellar_xdr::*;
+    let zero = || Hash([0; 32]);
+    let header = LedgerHeader {
+        ledger_version: protocol,
+        previous_ledger_hash: zero(),
+        scp_value: StellarValue {
+            tx_set_hash: zero(),
+            close_time: TimePoint(close_time),
+            upgrades: Default::default(),
+            ext: StellarValueExt::Basic,
+        },
+        tx_set_result_hash: zero(),
+        bucket_list_hash: zero(),
+        ledger_seq: sequence,
+        total_coins: 0,
+        fee_pool: 0,
+        inflation_seq: 0,
+        id_pool: 0,
+        base_fee: 100,
+        base_reserve: 5_000_000,
+        max_tx_set_size: 100,
+        skip_list: [zero(), zero(), zero(), zero()],
+        ext: LedgerHeaderExt::V0,
+    };
+    LedgerCloseMeta::V0(LedgerCloseMetaV0 {
+        ledger_header: LedgerHeaderHistoryEntry {
+            hash: Hash(stellarflow::stellar::ledger::header_hash(&header)),
+            header,
+            ext: LedgerHeaderHistoryEntryExt::V0,
+        },
+        tx_set: TransactionSet {
+            previous_ledger_hash: zero(),
+            txs: envelopes.try_into().expect("at most u32::MAX envelopes"),
+        },
+        tx_processing: processing.try_into().expect("at most u32::MAX results"),
+        upgrades_processing: Default::default(),
+        scp_info: Default::default(),
+    })
+}
+
+/// An account ledger entry holding `balance` stroops of XLM.
+pub fn account_entry(account: stellar_xdr::AccountId, balance: i64) -> stellar_xdr::LedgerEntry {
+    use stellar_xdr::*;
+    LedgerEntry {
+        last_modified_ledger_seq: 1,
+        data: LedgerEntryData::Account(AccountEntry {
+            account_id: account,
+            balance,
+            seq_num: SequenceNumber(1),
+            num_sub_entries: 0,
+            inflation_dest: None,
+            flags: 0,
+            home_domain: String32(Default::default()),
+            thresholds: Thresholds([1, 0, 0, 0]),
+            signers: Default::default(),
+            ext: AccountEntryExt::V0,
+        }),
+        ext: LedgerEntryExt::V0,
+    }
+}
