@@ -670,7 +670,7 @@ fn tiny_disk(dir: &Path, size: &str) -> Option<()> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP: cannot mount a tmpfs here (needs root); the full-disk test is skipped");
+        common::skip("cannot mount a tmpfs here (needs root); the full-disk test is skipped");
     }
     ok.then_some(())
 }

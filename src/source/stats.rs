@@ -26,12 +26,7 @@ pub struct SourceStats {
 impl SourceStats {
     /// Counts a ledger sent.
     pub fn sent(&self, ledger: u32, xdr_bytes: usize) {
-        self.ledgers.fetch_add(1, Ordering::Relaxed);
-        self.current_ledger
-            .fetch_max(u64::from(ledger), Ordering::Relaxed);
-        metrics::counter!("stellarflow_source_ledgers_total").increment(1);
-        metrics::counter!("stellarflow_source_xdr_bytes_total").increment(xdr_bytes as u64);
-        metrics::gauge!("stellarflow_source_current_ledger").set(f64::from(ledger));
+        self.sent_many(ledger, 1, xdr_bytes);
     }
 
     /// Counts `count` ledgers sent at once, up to `last`, `xdr_bytes` of

@@ -41,18 +41,32 @@ pub fn free_port() -> u16 {
         .expect("no free port")
 }
 
-/// `../shared/stellar-fixtures`, or `None` with a printed reason.
+/// Says that the running test skips, and why, where the user sees it:
+/// straight to stderr, past the test harness's capture (which would hide
+/// `eprintln!` from a passing test).
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
+}
+
+/// `../shared/stellar-fixtures`, or `None` after saying the test skips.
+/// In CI, which always has them, their absence is a failure.
 pub fn fixtures() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/stellar-fixtures");
     if dir.join("lake/.config.json").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: {} is absent; tests on real pubnet ledgers are skipped",
-            dir.display()
-        );
-        None
+        return Some(dir);
     }
+    let reason = format!(
+        "{} is absent; this test on real pubnet ledgers is skipped",
+        dir.display()
+    );
+    if in_ci() {
+        panic!("{reason} (CI must have ../shared beside the clone)");
+    }
+    skip(&reason);
+    None
 }
 
 /// Whether we run under CI, where every tool `.ci/run` installs must exist.
@@ -84,7 +98,7 @@ pub fn python_with(modules: &[&str]) -> Option<String> {
     if in_ci() {
         panic!("{reason}; .ci/run should have installed them");
     }
-    eprintln!("SKIP: {reason}");
+    skip(&reason);
     None
 }
 
