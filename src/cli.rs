@@ -260,7 +260,7 @@ pub struct SourceArgs {
     /// pubnet, testnet, futurenet, standalone or a passphrase
     #[arg(long, value_name = "NAME|PASSPHRASE")]
     pub network: Option<String>,
-    /// Objects fetched ahead in parallel [default: 2 x cores]
+    /// Objects fetched ahead in parallel [default: 2 x cores, or 16 x cores when passed on compressed]
     #[arg(long, value_name = "N")]
     pub prefetch: Option<u32>,
     /// On a bad ledger: fail, or skip it and record it in <state-dir>/quarantine.jsonl
@@ -382,7 +382,7 @@ pub struct ProcessArgs {
     /// Keep only events of these contracts (C... addresses)
     #[arg(long, value_name = "CONTRACTS", value_delimiter = ',')]
     pub contracts: Vec<String>,
-    /// Ledgers decoded and extracted in parallel [default: cores]
+    /// Ledger batches decoded and extracted at once [default: twice the cores]
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
     /// Lowest ledger served

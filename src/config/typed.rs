@@ -138,7 +138,7 @@ pub struct SourceSettings {
     pub rpc_url: Option<String>,
     /// Network name or passphrase.
     pub network: Option<String>,
-    /// Objects fetched ahead (0 = 2 x cores).
+    /// Objects fetched ahead (0 = 2 x cores, or 16 x cores when passed on compressed).
     pub prefetch: u32,
     /// `fail` or `skip`.
     pub on_error: String,
@@ -196,7 +196,7 @@ pub struct ProcessorSettings {
     /// Contract filter.
     #[serde(default)]
     pub contracts: Vec<String>,
-    /// Parallel workers (0 = cores).
+    /// Ledger batches extracted at once (0 = twice the cores).
     pub workers: u32,
     /// Ledgers in flight.
     pub max_inflight: u32,

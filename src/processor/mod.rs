@@ -150,8 +150,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    // Two batches per core by default: batches differ in cost, and with
+    // one per core a worker that finishes early waits for the slower one
+    // ahead of it (output is in order). Measured: about 10% more ledgers/s
+    // in the whole pipeline than one per core (docs/performance.md).
     let workers = if settings.workers == 0 {
-        cores
+        2 * cores
     } else {
         settings.workers as usize
     };

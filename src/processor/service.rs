@@ -21,7 +21,7 @@ use crate::schema::ledger::LedgerRows;
 use crate::schema::ledger_object::{self, ObjectRows};
 use crate::stellar::ledger::LedgerView;
 use crate::stellar::{
-    decode_ledger, decompress, split_batch, DecodeError, Network, MAX_DECOMPRESSED,
+    decode_ledger, decompress_into, split_batch, DecodeError, Network, MAX_DECOMPRESSED,
 };
 
 /// What the processor extracts.
@@ -84,10 +84,23 @@ impl Extraction {
         input: &LedgerBatch,
         stats: &ProcessorStats,
     ) -> Result<LedgerBatch, Status> {
+        thread_local! {
+            /// One extractor per worker thread: its ledger index is reused
+            /// from batch to batch instead of growing anew for each.
+            static EXTRACTOR: std::cell::RefCell<Extractor> = std::cell::RefCell::new(Extractor::new());
+        }
+        EXTRACTOR.with(|extractor| self.process_with(input, &mut extractor.borrow_mut(), stats))
+    }
+
+    fn process_with(
+        &self,
+        input: &LedgerBatch,
+        extractor: &mut Extractor,
+        stats: &ProcessorStats,
+    ) -> Result<LedgerBatch, Status> {
         let mut found = Found::default();
-        let mut extractor = Extractor::new();
         if ledger_object::is_objects(&input.batch) {
-            self.objects(input, &mut extractor, &mut found, stats)?;
+            self.objects(input, extractor, &mut found, stats)?;
         } else {
             let rows = LedgerRows::of(&input.batch)
                 .map_err(|e| Status::failed_precondition(format!("upstream {e}")))?;
@@ -105,7 +118,7 @@ impl Extraction {
                     sequence,
                     xdr,
                     || self.network(ids, row),
-                    &mut extractor,
+                    extractor,
                     &mut found,
                     stats,
                 )?;
@@ -135,13 +148,16 @@ impl Extraction {
     ) -> Result<(), Status> {
         let rows = ObjectRows::of(&input.batch)
             .map_err(|e| Status::failed_precondition(format!("upstream {e}")))?;
+        // One buffer for the batch's objects: no allocation (and no fresh
+        // pages to fault in) per object; freed with the batch.
+        let mut raw = Vec::new();
         for row in 0..rows.first.len() {
             let (first, last) = (rows.first.value(row), rows.last.value(row));
             let key = rows.key.value(row);
             let corrupt = |detail: String| {
                 Status::data_loss(format!("{key} (ledgers {first}-{last}): {detail}"))
             };
-            let raw = decompress(rows.object.value(row), MAX_DECOMPRESSED)
+            decompress_into(rows.object.value(row), MAX_DECOMPRESSED, &mut raw)
                 .map_err(|e| corrupt(e.to_string()))?;
             let split = split_batch(&raw, self.depth).map_err(|e| corrupt(e.to_string()))?;
             if (split.start, split.end) != (first, last) {
@@ -210,17 +226,16 @@ impl Extraction {
                         Status::data_loss(format!("verify failed: {e}"))
                     })?;
                 }
-                let kept: Vec<_> = extracted
-                    .into_iter()
-                    .filter(|e| self.filter.keep(e))
-                    .collect();
+                let before = found.events.len();
+                found
+                    .events
+                    .extend(extracted.into_iter().filter(|e| self.filter.keep(e)));
                 let mode = if resolved == Mode::Unified {
                     "unified"
                 } else {
                     "derived"
                 };
-                stats.ledger(sequence, kept.len(), mode);
-                found.events.extend(kept);
+                stats.ledger(sequence, found.events.len() - before, mode);
             }
         }
         Ok(())

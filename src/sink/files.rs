@@ -98,6 +98,11 @@ fn io(what: &Path, e: impl std::fmt::Display) -> anyhow::Error {
 /// hashes, holders), written without a dictionary.
 const UNIQUE_COLUMNS: [&str; 5] = ["event_id", "amount", "tx_hash", "from", "to"];
 
+/// Columns whose min/max let a reader skip nothing: event ids and amounts
+/// compare as text; transaction hashes and holders' strkeys are random, so
+/// every row group spans nearly all of them.
+const UNORDERED_COLUMNS: [&str; 5] = ["event_id", "amount", "tx_hash", "from", "to"];
+
 /// `YYYY-MM-DD` of a unix time.
 fn date_of(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0)
@@ -185,6 +190,14 @@ impl FileOutput {
                 // value and is dropped by the writer anyway once it grows.
                 for column in UNIQUE_COLUMNS {
                     props = props.set_column_dictionary_enabled(column.into(), false);
+                }
+                // Computing min/max compares every value; for these
+                // columns it buys nothing.
+                for column in UNORDERED_COLUMNS {
+                    props = props.set_column_statistics_enabled(
+                        column.into(),
+                        parquet::file::properties::EnabledStatistics::None,
+                    );
                 }
                 let props = props.build();
                 Writer::Parquet(ArrowWriter::try_new(file, batch.schema(), Some(props))?)

@@ -55,6 +55,10 @@ pub struct Client {
     pub kicked: Notify,
 }
 
+/// Per-asset buckets of one minute. Looked up once per row: a fast hasher
+/// (the keys are asset names from our own batches, not client input).
+type AssetBuckets = HashMap<String, Bucket, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Bucket {
     events: u64,
@@ -71,7 +75,7 @@ pub struct LiveFeed {
     recent_capacity: usize,
     queue_capacity: usize,
     /// minute of ledger time → asset → bucket; the last hour is kept.
-    minutes: Mutex<BTreeMap<i64, HashMap<String, Bucket>>>,
+    minutes: Mutex<BTreeMap<i64, AssetBuckets>>,
     /// Whether `/ws` is served (`--output websocket`).
     pub websocket: bool,
 }
@@ -195,13 +199,19 @@ impl LiveFeed {
     }
 
     /// Appends the batch's rows to the recent rows, keeping the newest
-    /// `recent_capacity` as one compact batch (a copy, so that old batches
-    /// are not held alive by a slice).
+    /// `recent_capacity`. A batch holding that many rows or more is kept as
+    /// a slice of itself (no copy; it holds at most this one batch alive);
+    /// smaller ones are merged with the rows before into one compact copy,
+    /// so that old batches are not held alive by slices.
     fn keep_recent(&self, batch: &RecordBatch) -> anyhow::Result<()> {
         let capacity = self.recent_capacity;
         let mut recent = self.recent.lock();
         let new_rows = batch.num_rows().min(capacity);
         let new = batch.slice(batch.num_rows() - new_rows, new_rows);
+        if new_rows == capacity {
+            *recent = Some(new);
+            return Ok(());
+        }
         let merged = match recent.take() {
             Some(old) if old.schema() == new.schema() => {
                 let keep_old = old.num_rows().min(capacity - new_rows);
@@ -215,7 +225,8 @@ impl LiveFeed {
     }
 
     /// Adds a batch's events to the per-minute, per-asset buckets, reading
-    /// the Arrow columns directly.
+    /// the Arrow columns directly. Rows come in runs of one minute and
+    /// asset, so a run is summed locally and looked up in the maps once.
     fn count(&self, batch: &RecordBatch) {
         use arrow::array::{Array, StringArray, TimestampSecondArray};
         let column = |name: &str| batch.column_by_name(name);
@@ -229,6 +240,7 @@ impl LiveFeed {
             return; // not token-transfer rows (contract data): nothing to count
         };
         let mut minutes = self.minutes.lock();
+        let mut run: Option<Run> = None;
         for row in 0..batch.num_rows() {
             if closed.is_null(row) {
                 continue;
@@ -249,21 +261,65 @@ impl LiveFeed {
             } else {
                 amount.value(row).parse::<i128>().unwrap_or(0)
             };
-            let assets = minutes.entry(minute).or_default();
-            let bucket = match assets.get_mut(asset) {
-                Some(bucket) => bucket,
-                None => assets.entry(asset.to_string()).or_default(),
-            };
-            bucket.events += 1;
+            match &mut run {
+                Some(r) if r.minute == minute && r.asset == asset => r.add(kind, amount),
+                _ => {
+                    if let Some(done) = run.take() {
+                        done.into(&mut minutes);
+                    }
+                    let mut fresh = Run {
+                        minute,
+                        asset,
+                        events: 0,
+                        volume: Vec::new(),
+                    };
+                    fresh.add(kind, amount);
+                    run = Some(fresh);
+                }
+            }
+        }
+        if let Some(done) = run {
+            done.into(&mut minutes);
+        }
+        if let Some(newest) = minutes.keys().next_back().copied() {
+            minutes.retain(|m, _| *m > newest - 60);
+        }
+    }
+}
+
+/// Consecutive rows of one minute and asset, summed before they reach the
+/// buckets.
+struct Run<'a> {
+    minute: i64,
+    asset: &'a str,
+    events: u64,
+    /// Per event type; a handful of types, so a list beats a map.
+    volume: Vec<(&'a str, i128)>,
+}
+
+impl<'a> Run<'a> {
+    fn add(&mut self, kind: &'a str, amount: i128) {
+        self.events += 1;
+        match self.volume.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, sum)) => *sum = sum.saturating_add(amount),
+            None => self.volume.push((kind, amount)),
+        }
+    }
+
+    fn into(self, minutes: &mut BTreeMap<i64, AssetBuckets>) {
+        let assets = minutes.entry(self.minute).or_default();
+        let bucket = match assets.get_mut(self.asset) {
+            Some(bucket) => bucket,
+            None => assets.entry(self.asset.to_string()).or_default(),
+        };
+        bucket.events += self.events;
+        for (kind, amount) in self.volume {
             match bucket.volume.get_mut(kind) {
                 Some(slot) => *slot = slot.saturating_add(amount),
                 None => {
                     bucket.volume.insert(kind.to_string(), amount);
                 }
             }
-        }
-        if let Some(newest) = minutes.keys().next_back().copied() {
-            minutes.retain(|m, _| *m > newest - 60);
         }
     }
 }

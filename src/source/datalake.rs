@@ -30,7 +30,13 @@ pub struct DataLake {
     url: String,
     layout: LakeLayout,
     network: Network,
+    /// Objects read ahead when they are decoded here (ledger rows).
     prefetch: usize,
+    /// Objects read ahead when they are passed on compressed (the objects
+    /// form): a seventh of the memory each, and the batcher only fills a
+    /// batch with objects already read, so a deeper read-ahead means
+    /// fuller batches downstream.
+    prefetch_objects: usize,
     poll: Duration,
     depth: u32,
     stats: Arc<SourceStats>,
@@ -139,18 +145,18 @@ impl DataLake {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let prefetch = if settings.prefetch == 0 {
-            2 * cores
-        } else {
-            settings.prefetch as usize
+        let (prefetch, prefetch_objects) = match settings.prefetch {
+            0 => (2 * cores, 16 * cores),
+            n => (n as usize, n as usize),
         };
-        tracing::info!(%url, network = %network.name(), ?layout, prefetch, "data lake opened");
+        tracing::info!(%url, network = %network.name(), ?layout, prefetch, prefetch_objects, "data lake opened");
         Ok(DataLake {
             store,
             url: url.to_string(),
             layout,
             network,
             prefetch,
+            prefetch_objects,
             poll: settings.poll_interval,
             depth: settings.xdr_depth,
             stats,
@@ -254,7 +260,8 @@ impl DataLake {
         ticket: Ticket,
     ) -> BoxStream<'static, Result<SourcedLedger, SourceError>> {
         let live = ticket.end.is_none();
-        self.prefetched(ticket, move |lake, start| lake.load(start, live))
+        let prefetch = self.prefetch;
+        self.prefetched(ticket, prefetch, move |lake, start| lake.load(start, live))
             .flat_map(move |result| {
                 let items: Vec<Result<SourcedLedger, SourceError>> = match result {
                     Ok(ledgers) => ledgers
@@ -277,7 +284,8 @@ impl DataLake {
     ) -> BoxStream<'static, Result<LakeObject, SourceError>> {
         let live = ticket.end.is_none();
         let layout = self.layout;
-        self.prefetched(ticket, move |lake, start| async move {
+        let prefetch = self.prefetch_objects;
+        self.prefetched(ticket, prefetch, move |lake, start| async move {
             let (key, bytes) = lake.fetch(start, live).await?;
             lake.stats.inflight(1);
             Ok(LakeObject {
@@ -292,10 +300,11 @@ impl DataLake {
 
     /// `load` for each object of `ticket`, in order, each in its own task
     /// so that read-ahead runs while the consumer is busy sending;
-    /// `buffered` bounds it (`--prefetch`) and keeps the order.
+    /// `buffered` bounds it (`prefetch` objects) and keeps the order.
     fn prefetched<T, F, Fut>(
         self: Arc<Self>,
         ticket: Ticket,
+        prefetch: usize,
         load: F,
     ) -> impl futures::Stream<Item = Result<T, SourceError>> + Send + 'static
     where
@@ -307,7 +316,6 @@ impl DataLake {
         let last = ticket.end.unwrap_or(u32::MAX);
         let step = layout.ledgers_per_batch;
         let starts = (layout.batch_start(ticket.start)..=last).step_by(step as usize);
-        let prefetch = self.prefetch;
         futures::stream::iter(starts)
             .map(move |start| {
                 let task = tokio::spawn(load(self.clone(), start));
