@@ -4,7 +4,8 @@
 //! Arrow Flight, `process` extracts token-transfer events, `sink` writes them
 //! out, `controlplane` is a flowctl-compatible registry, and `pipeline` runs
 //! and supervises all of them. Each role has its own folder; shared code
-//! lives in `config`, `flowctl`, `telemetry`, `stellar`, `schema` and `flight`.
+//! lives in `config`, `flowctl`, `telemetry`, `stellar`, `schema`, `flight`
+//! and `durable`.
 
 #![warn(missing_docs)]
 
@@ -12,6 +13,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod controlplane;
+mod durable;
 pub mod flight;
 pub mod flowctl;
 pub mod generate;

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
 /// One pipeline's directory: its config file, state dir and outputs.
 struct Run {
     dir: tempfile::TempDir,
@@ -223,7 +226,7 @@ fn a_killed_processor_is_restarted_and_the_output_is_unchanged() {
     std::thread::sleep(Duration::from_millis(1500));
     let victim = run.pid("processor").unwrap();
     // SAFETY: sends SIGKILL to the processor child this test started.
-    assert_eq!(unsafe { libc::kill(victim as i32, libc::SIGKILL) }, 0);
+    nix::sys::signal::kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
     let out = wait_output(child, Duration::from_secs(180));
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "pipeline failed:\n{stderr}");
@@ -273,7 +276,7 @@ fn sigterm_stops_every_child_and_a_second_terminal_sees_the_pipeline() {
     );
 
     // SAFETY: SIGTERM to the pipeline process this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let out = wait_output(child, Duration::from_secs(60));
     assert!(out.status.success(), "unclean stop:\n{}", text(&out.stderr));
     for (role, pid) in &pids {

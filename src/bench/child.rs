@@ -67,11 +67,11 @@ impl ChildRole {
 
     /// Sends SIGTERM and waits for the child to exit.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // SAFETY: kill(2) with a pid we own; no memory is involved.
-            unsafe {
-                libc::kill(pid as i32, libc::SIGTERM);
-            }
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
         if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await

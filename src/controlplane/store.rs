@@ -3,7 +3,6 @@
 //! restarted control plane lists the same services and a crash never leaves
 //! a torn file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
@@ -54,11 +53,6 @@ impl Store {
             services: records(),
         }
         .encode_to_vec();
-        let tmp = self.path.with_extension("pb.tmp");
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &self.path)?;
-        Ok(())
+        crate::durable::write_atomic(&self.path, &bytes)
     }
 }

@@ -47,14 +47,8 @@ impl Advertised {
 }
 
 fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let name = nix::unistd::gethostname().ok()?;
+    let name = name.to_string_lossy().into_owned();
     (!name.is_empty()).then_some(name)
 }
 

@@ -15,7 +15,7 @@ use tonic::Code;
 
 use super::channel::{connect, AuthChannel, ClientTls};
 use super::proto::flowctl::control_plane_client::ControlPlaneClient;
-use super::proto::flowctl::{ServiceHeartbeat, ServiceInfo, ServiceStatus, ServiceType};
+use super::proto::flowctl::{ServiceHeartbeat, ServiceInfo, ServiceType};
 use super::proto::stellarflow::v1::control_plane_extensions_client::ControlPlaneExtensionsClient;
 use super::proto::stellarflow::v1::DeregisterRequest;
 use crate::config::FlowctlSettings;
@@ -24,8 +24,6 @@ use crate::config::FlowctlSettings;
 pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Heartbeat timeout (seed 001).
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Status query timeout (seed 001).
-pub const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Supplies the metrics a role sends with every heartbeat.
 pub trait MetricsProvider: Send + Sync + 'static {
@@ -243,19 +241,6 @@ impl Controller {
     /// Follows the control plane's flow-control signal.
     pub fn flow_signal(&self) -> watch::Receiver<FlowSignal> {
         self.inner.flow.subscribe()
-    }
-
-    /// Asks the control plane for this service's status.
-    pub async fn status(&self) -> anyhow::Result<ServiceStatus> {
-        let request = ServiceInfo {
-            service_id: self.service_id(),
-            ..Default::default()
-        };
-        let mut control = self.inner.control.clone();
-        let status = tokio::time::timeout(STATUS_TIMEOUT, control.get_service_status(request))
-            .await
-            .map_err(|_| anyhow::anyhow!("status query timed out"))??;
-        Ok(status.into_inner())
     }
 
     async fn register(&self) -> anyhow::Result<()> {

@@ -8,6 +8,8 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -100,11 +102,11 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     // Children die with the supervisor even if it is killed outright.
-    // SAFETY: prctl in the forked child before exec; no allocation.
+    // SAFETY: `pre_exec` is unsafe because the closure runs in the forked
+    // child; prctl(2) is async-signal-safe and allocates nothing.
     unsafe {
         command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
         });
     }
     let mut child: Child = command
@@ -145,7 +147,7 @@ pub fn spawn(
 impl Running {
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        signal(self.pid, libc::SIGTERM);
+        signal(self.pid, Signal::SIGTERM);
     }
 
     /// Sends SIGKILL.
@@ -154,12 +156,11 @@ impl Running {
     }
 }
 
-/// Sends `signal` to `pid`.
-pub fn signal(pid: u32, signal: i32) {
-    if pid > 0 {
-        // SAFETY: kill(2) on a pid we started; no memory involved.
-        unsafe {
-            libc::kill(pid as i32, signal);
+/// Sends `signal` to `pid` (a process we started; nothing when it is gone).
+pub fn signal(pid: u32, signal: Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        if pid > 0 {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
         }
     }
 }

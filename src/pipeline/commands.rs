@@ -144,7 +144,7 @@ pub async fn stop(state_dir: &Path) -> anyhow::Result<bool> {
         println!("the pipeline is not running");
         return Ok(true);
     }
-    super::child::signal(state.pid, libc::SIGTERM);
+    super::child::signal(state.pid, nix::sys::signal::Signal::SIGTERM);
     println!(
         "sent SIGTERM to the pipeline (pid {}); waiting for it to stop",
         state.pid

@@ -53,11 +53,15 @@ pub fn now() -> u64 {
 /// Whether a process is alive. A zombie (exited, not yet reaped by its
 /// parent) is not: `pipeline stop` must not wait for a parent's `wait`.
 pub fn alive(pid: u32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the pid exists.
-    let exists = pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0;
+    // kill(pid, 0) only checks that the pid exists.
+    let exists = i32::try_from(pid).is_ok_and(|pid| {
+        pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    });
     exists && !zombie(pid)
 }
 
+/// nix cannot tell a zombie that is not our child (waitpid only reaps our
+/// own), so the kernel's process state is read from /proc.
 fn zombie(pid: u32) -> bool {
     // The state letter follows the command name, which may hold spaces or
     // parentheses, so split at the last ") ".
@@ -114,9 +118,7 @@ impl StateDir {
     /// the pipeline has stopped, so no stale pid is left to signal).
     pub fn store(&self, state: &PipelineState) -> anyhow::Result<()> {
         std::fs::create_dir_all(self.root.join("pids"))?;
-        let tmp = self.file().with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(state)?)?;
-        std::fs::rename(&tmp, self.file())?;
+        crate::durable::write_atomic(&self.file(), &serde_json::to_vec_pretty(state)?)?;
         if state.stopped {
             std::fs::remove_dir_all(self.root.join("pids"))?;
             return Ok(());

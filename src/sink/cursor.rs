@@ -4,7 +4,6 @@
 //! renames and the cursor after them makes a commit of several files
 //! atomic across a crash: recovery rolls the renames forward.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -75,20 +74,6 @@ impl CursorFile {
 
     /// Replaces the state atomically and durably.
     pub fn store(&self, state: &State) -> anyhow::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&tmp)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-        file.write_all(&serde_json::to_vec(state)?)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &self.path)?;
-        sync_dir(self.path.parent().unwrap_or(Path::new(".")));
-        Ok(())
-    }
-}
-
-/// fsyncs a directory so renames in it are durable.
-pub fn sync_dir(dir: &Path) {
-    if let Ok(handle) = std::fs::File::open(dir) {
-        let _ = handle.sync_all();
+        crate::durable::write_atomic(&self.path, &serde_json::to_vec(state)?)
     }
 }

@@ -16,8 +16,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::cursor::{sync_dir, CursorFile, Intent, State};
+use super::cursor::{CursorFile, Intent, State};
 use super::output::Output;
+use crate::durable::sync_dir;
 use crate::flight::BatchMeta;
 
 /// Which file format.

@@ -5,7 +5,6 @@
 
 pub mod address;
 pub mod decode;
-pub mod framed;
 pub mod generator;
 pub mod lake;
 pub mod ledger;

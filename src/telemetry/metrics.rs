@@ -31,28 +31,19 @@ pub fn install_metrics() -> PrometheusHandle {
         .clone()
 }
 
-/// Records the time from creation to drop into a histogram.
+/// Records the time from creation to drop into a histogram with one label.
 pub struct LatencyTimer {
     name: &'static str,
-    label: Option<(&'static str, &'static str)>,
+    label: (&'static str, &'static str),
     start: Instant,
 }
 
 impl LatencyTimer {
-    /// Starts timing for histogram `name`.
-    pub fn new(name: &'static str) -> Self {
-        LatencyTimer {
-            name,
-            label: None,
-            start: Instant::now(),
-        }
-    }
-
-    /// Starts timing for histogram `name` with one label.
+    /// Starts timing for histogram `name` with the label `key=value`.
     pub fn labelled(name: &'static str, key: &'static str, value: &'static str) -> Self {
         LatencyTimer {
             name,
-            label: Some((key, value)),
+            label: (key, value),
             start: Instant::now(),
         }
     }
@@ -60,11 +51,8 @@ impl LatencyTimer {
 
 impl Drop for LatencyTimer {
     fn drop(&mut self) {
-        let secs = self.start.elapsed().as_secs_f64();
-        match self.label.take() {
-            Some((key, value)) => metrics::histogram!(self.name, key => value).record(secs),
-            None => metrics::histogram!(self.name).record(secs),
-        }
+        let (key, value) = self.label;
+        metrics::histogram!(self.name, key => value).record(self.start.elapsed().as_secs_f64());
     }
 }
 

@@ -48,7 +48,7 @@ impl LakeWriter {
             ledgers_per_batch: layout.ledgers_per_batch,
             batches_per_partition: layout.batches_per_partition,
         };
-        atomic_write(
+        crate::durable::write_atomic(
             &root.join(MANIFEST),
             serde_json::to_vec(&manifest)?.as_slice(),
         )?;
@@ -100,7 +100,7 @@ impl LakeWriter {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        atomic_write(&path, &compressed)?;
+        crate::durable::write_atomic(&path, &compressed)?;
         self.summary.ledgers += self.pending.len() as u32;
         self.summary.objects += 1;
         self.summary.xdr_bytes += raw.len() as u64 - 12;
@@ -108,16 +108,6 @@ impl LakeWriter {
         self.pending.clear();
         Ok(())
     }
-}
-
-fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 /// Generates `options` into a lake at `out`; with `expected`, also writes
