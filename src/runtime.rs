@@ -1,5 +1,5 @@
-//! Process-level glue every command shares: shutdown signals and the TLS
-//! crypto provider.
+//! Process-level glue every command shares: shutdown signals, the TLS
+//! crypto provider, and the start-up and shutdown of a serving role.
 
 /// Installs rustls' ring provider as the process default. reqwest (Stellar
 /// RPC, object_store) requires one; tonic brings its own. Idempotent.
@@ -33,15 +33,17 @@ pub async fn shutdown_signal() {
     }
 }
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::FlowctlSettings;
-use crate::flowctl::proto::flowctl::ServiceInfo;
-use crate::flowctl::{Controller, ControllerConfig, MetricsProvider};
-use crate::telemetry::Health;
+use crate::config::{FlowctlSettings, Role};
+use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
+use crate::flowctl::{Advertised, Controller, ControllerConfig, MetricsProvider};
+use crate::telemetry::{serve_http, Health};
 
 /// A stop signal shared by a role's servers and loops.
 #[derive(Clone)]
@@ -136,5 +138,101 @@ impl RoleHandle {
                 abort.abort();
             }
         }
+    }
+}
+
+/// What a role registers with the control plane as. The shared start-up
+/// adds the endpoints it bound and the component id.
+pub struct Registration {
+    /// flowctl's service type.
+    pub service_type: ServiceType,
+    /// Event types consumed.
+    pub inputs: Vec<String>,
+    /// Event types produced.
+    pub outputs: Vec<String>,
+    /// The role's queue bound, for flow control.
+    pub max_inflight: u32,
+    /// Role-specific metadata (the Flight endpoint is added).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Where a role listens: the configured addresses (`:0` picks a port).
+pub struct Listen<'a> {
+    /// Arrow Flight `host:port`.
+    pub flight: &'a str,
+    /// Admin HTTP `host:port`.
+    pub http: &'a str,
+}
+
+/// A role past the shared start-up: HTTP served, control plane joined, and
+/// the Flight port bound but not yet served (the role builds its services
+/// with the handle first).
+pub struct Started {
+    /// The role's stop signal, health and control-plane membership.
+    pub handle: RoleHandle,
+    /// The bound Flight listener, for [`RoleHandle::serve_flight`].
+    pub flight: TcpListener,
+    /// The Flight address actually bound.
+    pub flight_addr: SocketAddr,
+    /// The HTTP address actually bound.
+    pub http_addr: SocketAddr,
+}
+
+/// The start-up every serving role shares: binds the Flight port once (the
+/// port registered is the port served), serves the role's HTTP router,
+/// and registers with the control plane under the advertised endpoints.
+pub async fn start_role(
+    role: Role,
+    flowctl: &FlowctlSettings,
+    listen: Listen<'_>,
+    http: impl FnOnce(&RoleHandle) -> axum::Router,
+    registration: Registration,
+    heartbeat: Arc<dyn MetricsProvider>,
+) -> anyhow::Result<Started> {
+    let mut handle = RoleHandle::new(role.component_id());
+    let (flight, flight_addr) = crate::flight::bind_flight(listen.flight).await?;
+    let router = http(&handle);
+    let (http_addr, http_task) = serve_http(listen.http, router, handle.stopper.stopped()).await?;
+    handle.add_task(http_task);
+    let advertised = Advertised::new(flight_addr, http_addr, flowctl.advertise_host.as_deref());
+    let mut metadata: std::collections::HashMap<String, String> =
+        registration.metadata.into_iter().collect();
+    let (key, value) = advertised.flight_entry();
+    metadata.insert(key, value);
+    let info = ServiceInfo {
+        service_type: registration.service_type as i32,
+        input_event_types: registration.inputs,
+        output_event_types: registration.outputs,
+        health_endpoint: advertised.health_endpoint.clone(),
+        max_inflight: i32::try_from(registration.max_inflight).unwrap_or(i32::MAX),
+        metadata,
+        component_id: role.component_id().into(),
+        ..Default::default()
+    };
+    handle.join_control_plane(flowctl, info, heartbeat).await?;
+    handle.health.set("flight_addr", flight_addr.to_string());
+    Ok(Started {
+        handle,
+        flight,
+        flight_addr,
+        http_addr,
+    })
+}
+
+impl RoleHandle {
+    /// Serves `services` on the role's bound Flight listener, beside the
+    /// standard gRPC health service, until the role stops.
+    pub async fn serve_flight(
+        &mut self,
+        listener: TcpListener,
+        services: impl FnOnce(tonic::transport::server::Router) -> tonic::transport::server::Router,
+    ) {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        let router = services(crate::flight::server_builder().add_service(health_service));
+        let task = crate::flight::serve_flight_grpc(listener, router, self.stopper.stopped());
+        self.add_task(task);
     }
 }

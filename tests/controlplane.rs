@@ -397,7 +397,8 @@ async fn discovery_finds_flight_endpoint_and_follows_changes() {
     processor.start().await;
 
     // Nothing registered: the configured endpoint, else the default port.
-    let watch = UpstreamWatch::spawn(Some(processor.clone()), flowctl::STELLAR_LEDGER_EVENT, None);
+    let watch =
+        UpstreamWatch::spawn(Some(processor.clone()), flowctl::STELLAR_LEDGER_EVENT, None).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(watch.current(), "127.0.0.1:8815");
 

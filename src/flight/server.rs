@@ -230,18 +230,24 @@ impl<S: RangeService> FlightService for FlightServer<S> {
     }
 }
 
-/// Binds `addr` and serves a prepared tonic router until `shutdown`.
-/// Binding errors come back at once (a port in use names the address).
-pub async fn serve_flight_grpc(
-    addr: &str,
-    router: tonic::transport::server::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+/// Binds the Flight port. A role binds once, before it registers, and
+/// serves on this same listener: no window in which another process could
+/// take the port it advertised, and `:0` works.
+pub async fn bind_flight(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for Arrow Flight on {addr}: {e}"))?;
     let local = listener.local_addr()?;
-    let task = tokio::spawn(async move {
+    Ok((listener, local))
+}
+
+/// Serves a prepared tonic router on a bound listener until `shutdown`.
+pub fn serve_flight_grpc(
+    listener: tokio::net::TcpListener,
+    router: tonic::transport::server::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, shutdown)
@@ -249,6 +255,5 @@ pub async fn serve_flight_grpc(
         {
             tracing::error!(error = %e, "gRPC server stopped");
         }
-    });
-    Ok((local, task))
+    })
 }

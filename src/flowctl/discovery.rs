@@ -96,16 +96,30 @@ pub struct UpstreamWatch {
     task: Option<JoinHandle<()>>,
 }
 
+/// How long a starting role waits for its first discovery answer before it
+/// falls back to the configured or default endpoint (and keeps following).
+pub const FIRST_DISCOVERY: Duration = Duration::from_secs(2);
+
 impl UpstreamWatch {
     /// Starts following producers of `event_type`. Without a controller the
-    /// endpoint is fixed: the configured one, else the default.
-    pub fn spawn(
+    /// endpoint is fixed: the configured one, else the default. With one,
+    /// the first discovery is awaited (up to [`FIRST_DISCOVERY`]), so that a
+    /// role does not serve its first request against the default endpoint
+    /// while the control plane already knows the real one.
+    pub async fn spawn(
         controller: Option<Controller>,
         event_type: &'static str,
         configured: Option<String>,
     ) -> Self {
         let default = default_endpoint(ServiceType::producing(event_type));
-        let initial = configured.clone().unwrap_or_else(|| default.clone());
+        let mut initial = configured.clone().unwrap_or_else(|| default.clone());
+        if let Some(controller) = &controller {
+            if let Ok(Ok(found)) =
+                tokio::time::timeout(FIRST_DISCOVERY, controller.discover(event_type)).await
+            {
+                initial = choose_endpoint(&found, configured.as_deref(), &default);
+            }
+        }
         let (tx, rx) = watch::channel(initial);
         let task = controller.map(|controller| {
             tokio::spawn(follow(controller, event_type, configured, default, tx))

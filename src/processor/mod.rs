@@ -19,12 +19,12 @@ pub use service::{Extraction, Kind, ProcessorService};
 pub use stats::ProcessorStats;
 
 use crate::config::{Config, ConfigError, Role};
-use crate::flight::{serve_flight_grpc, FlightServer};
-use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
+use crate::flight::FlightServer;
+use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, CONTRACT_DATA_EVENT, STELLAR_LEDGER_EVENT, TTP_EVENT};
-use crate::runtime::RoleHandle;
+use crate::runtime::{start_role, Listen, Registration, RoleHandle, Started};
 use crate::stellar::{Network, DEFAULT_XDR_DEPTH};
-use crate::telemetry::{admin_router, install_metrics, serve_http};
+use crate::telemetry::{admin_router, install_metrics};
 
 /// A processor serving in this process.
 pub struct Running {
@@ -84,69 +84,44 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         u64::from(settings.max_inflight),
         std::sync::atomic::Ordering::Relaxed,
     );
-    let mut handle = RoleHandle::new(Role::Processor.component_id());
-
-    // Bind first so the registration can carry the real address.
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    let listener_probe = tokio::net::TcpListener::bind(&settings.flight_addr)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen for Arrow Flight on {}: {e}",
-                settings.flight_addr
-            )
-        })?;
-    let flight_addr = listener_probe.local_addr()?;
-    drop(listener_probe);
-
     let output = if extraction.kind == Kind::ContractData {
         CONTRACT_DATA_EVENT
     } else {
         TTP_EVENT
     };
-    let (http_addr, http_task) = serve_http(
-        &settings.http_addr,
-        admin_router(handle.health.clone(), metrics),
-        handle.stopper.stopped(),
-    )
-    .await?;
-    handle.add_task(http_task);
-    let advertised = crate::flowctl::Advertised::new(
+    let heartbeat_stats = stats.clone();
+    let Started {
+        mut handle,
+        flight,
         flight_addr,
         http_addr,
-        config.settings.flowctl.advertise_host.as_deref(),
-    );
-    let info = ServiceInfo {
-        service_type: ServiceType::Processor as i32,
-        input_event_types: vec![STELLAR_LEDGER_EVENT.into()],
-        output_event_types: vec![output.into()],
-        health_endpoint: advertised.health_endpoint.clone(),
-        max_inflight: settings.max_inflight as i32,
-        metadata: [
-            advertised.flight_entry(),
-            ("kind".to_string(), settings.kind.clone()),
-            ("mode".to_string(), settings.mode.clone()),
-        ]
-        .into(),
-        component_id: Role::Processor.component_id().into(),
-        ..Default::default()
-    };
-    let heartbeat_stats = stats.clone();
-    handle
-        .join_control_plane(
-            &config.settings.flowctl,
-            info,
-            Arc::new(move || heartbeat_stats.heartbeat()),
-        )
-        .await?;
+    } = start_role(
+        Role::Processor,
+        &config.settings.flowctl,
+        Listen {
+            flight: &settings.flight_addr,
+            http: &settings.http_addr,
+        },
+        |handle| admin_router(handle.health.clone(), metrics),
+        Registration {
+            service_type: ServiceType::Processor,
+            inputs: vec![STELLAR_LEDGER_EVENT.into()],
+            outputs: vec![output.into()],
+            max_inflight: settings.max_inflight,
+            metadata: vec![
+                ("kind".to_string(), settings.kind.clone()),
+                ("mode".to_string(), settings.mode.clone()),
+            ],
+        },
+        Arc::new(move || heartbeat_stats.heartbeat()),
+    )
+    .await?;
     let upstream = UpstreamWatch::spawn(
         handle.controller.clone(),
         STELLAR_LEDGER_EVENT,
         settings.source_endpoint.clone(),
-    );
+    )
+    .await;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -166,13 +141,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         (settings.start, settings.end),
         stats.clone(),
     ));
-    let router = crate::flight::server_builder()
-        .add_service(health_service)
-        .add_service(FlightServer::new(service, handle.stopper.clone()).into_grpc());
-    let (flight_addr, grpc_task) =
-        serve_flight_grpc(&flight_addr.to_string(), router, handle.stopper.stopped()).await?;
-    handle.add_task(grpc_task);
-    handle.health.set("flight_addr", flight_addr.to_string());
+    let flight_service = FlightServer::new(service, handle.stopper.clone()).into_grpc();
+    handle
+        .serve_flight(flight, |router| router.add_service(flight_service))
+        .await;
     handle.health.set("source_endpoint", upstream.current());
     handle.health.set("kind", settings.kind.clone());
     handle.health.set_serving(true);

@@ -30,13 +30,11 @@ pub use postgres::{Numeric, PostgresOutput};
 pub use stats::SinkStats;
 
 use crate::config::{Config, ConfigError, Role, SinkSettings};
-use crate::flight::{
-    ledger_batches, serve_flight_grpc, BatchStream, FlightServer, RangeService, Ticket,
-};
-use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
+use crate::flight::{ledger_batches, BatchStream, FlightServer, RangeService, Ticket};
+use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, TTP_EVENT};
-use crate::runtime::RoleHandle;
-use crate::telemetry::{admin_router, install_metrics, serve_http};
+use crate::runtime::{start_role, Listen, Registration, RoleHandle, Started};
+use crate::telemetry::{admin_router, install_metrics};
 
 /// Opens every configured output (blocking: PostgreSQL set-up), plus the
 /// live feed.
@@ -189,73 +187,56 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             .await
             .map_err(|e| anyhow::anyhow!("opening outputs failed: {e}"))??
     };
-    let mut handle = RoleHandle::new(Role::Sink.component_id());
-    let http = admin_router(handle.health.clone(), metrics)
-        .merge(api::router(feed.clone(), stats.clone()));
-    let (http_addr, http_task) =
-        serve_http(&settings.http_addr, http, handle.stopper.stopped()).await?;
-    handle.add_task(http_task);
-
-    let probe = tokio::net::TcpListener::bind(&settings.flight_addr)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen for Arrow Flight on {}: {e}",
-                settings.flight_addr
-            )
-        })?;
-    let flight_addr = probe.local_addr()?;
-    drop(probe);
     let described: Vec<String> = specs.iter().map(OutputSpec::display).collect();
-    let advertised = crate::flowctl::Advertised::new(
-        flight_addr,
-        http_addr,
-        config.settings.flowctl.advertise_host.as_deref(),
-    );
-    let info = ServiceInfo {
-        service_type: ServiceType::Sink as i32,
-        input_event_types: vec![TTP_EVENT.into()],
-        health_endpoint: advertised.health_endpoint.clone(),
-        max_inflight: settings.max_inflight as i32,
-        metadata: [
-            advertised.flight_entry(),
-            ("outputs".to_string(), described.join(",")),
-        ]
-        .into(),
-        component_id: Role::Sink.component_id().into(),
-        ..Default::default()
-    };
     let heartbeat_stats = stats.clone();
     let heartbeat_feed = feed.clone();
-    handle
-        .join_control_plane(
-            &config.settings.flowctl,
-            info,
-            Arc::new(move || {
-                heartbeat_stats
-                    .websocket_connections
-                    .store(heartbeat_feed.connections() as u64, Ordering::Relaxed);
-                heartbeat_stats.heartbeat()
-            }),
-        )
-        .await?;
+    let Started {
+        mut handle,
+        flight,
+        flight_addr,
+        http_addr,
+    } = start_role(
+        Role::Sink,
+        &config.settings.flowctl,
+        Listen {
+            flight: &settings.flight_addr,
+            http: &settings.http_addr,
+        },
+        |handle| {
+            admin_router(handle.health.clone(), metrics)
+                .merge(api::router(feed.clone(), stats.clone()))
+        },
+        Registration {
+            service_type: ServiceType::Sink,
+            inputs: vec![TTP_EVENT.into()],
+            outputs: Vec::new(),
+            max_inflight: settings.max_inflight,
+            metadata: vec![("outputs".to_string(), described.join(","))],
+        },
+        Arc::new(move || {
+            heartbeat_stats
+                .websocket_connections
+                .store(heartbeat_feed.connections() as u64, Ordering::Relaxed);
+            heartbeat_stats.heartbeat()
+        }),
+    )
+    .await?;
     let upstream = UpstreamWatch::spawn(
         handle.controller.clone(),
         TTP_EVENT,
         settings.processor_endpoint.clone(),
-    );
-    let router = crate::flight::server_builder().add_service(
-        FlightServer::new(
-            Arc::new(PassThrough {
-                upstream: upstream.subscribe(),
-            }),
-            handle.stopper.clone(),
-        )
-        .into_grpc(),
-    );
-    let (flight_addr, grpc_task) =
-        serve_flight_grpc(&flight_addr.to_string(), router, handle.stopper.stopped()).await?;
-    handle.add_task(grpc_task);
+    )
+    .await;
+    let flight_service = FlightServer::new(
+        Arc::new(PassThrough {
+            upstream: upstream.subscribe(),
+        }),
+        handle.stopper.clone(),
+    )
+    .into_grpc();
+    handle
+        .serve_flight(flight, |router| router.add_service(flight_service))
+        .await;
 
     let cursors: Vec<Option<u32>> = outputs
         .iter()
@@ -297,7 +278,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let consumer = tokio::task::spawn_blocking(move || {
         consumer::run(outputs, rx, plan, consumer_stats, runtime)
     });
-    handle.health.set("flight_addr", flight_addr.to_string());
     handle.health.set("outputs", described.join(","));
     handle.health.set("processor_endpoint", upstream.current());
     handle.health.set_serving(true);

@@ -24,13 +24,13 @@ pub use service::SourceService;
 pub use stats::SourceStats;
 
 use crate::config::{Config, Role};
-use crate::flight::{serve_flight_grpc, FlightServer, Ticket};
+use crate::flight::{FlightServer, Ticket};
 use crate::flowctl::proto::flowctl::ledger_source_server::LedgerSourceServer;
-use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
+use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{NETWORK_KEY, STELLAR_LEDGER_EVENT};
-use crate::runtime::RoleHandle;
+use crate::runtime::{start_role, Listen, Registration, RoleHandle, Started};
 use crate::stellar::{LedgerSummary, Network};
-use crate::telemetry::{admin_router, install_metrics, serve_http};
+use crate::telemetry::{admin_router, install_metrics};
 
 /// One ledger as the source serves it.
 #[derive(Debug, Clone)]
@@ -158,69 +158,56 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         std::sync::atomic::Ordering::Relaxed,
     );
     let backend = Arc::new(Backend::open(config, stats.clone()).await?);
-    let mut handle = RoleHandle::new(Role::Source.component_id());
     let service = Arc::new(SourceService::new(
         backend.clone(),
         stats.clone(),
         settings,
     )?);
-
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    let raw = raw_ledgers::RawLedgerService::new(backend.clone(), handle.stopper.clone());
-    let router = crate::flight::server_builder()
-        .add_service(health_service)
-        .add_service(FlightServer::new(service.clone(), handle.stopper.clone()).into_grpc())
-        .add_service(LedgerSourceServer::new(raw));
-    let (flight_addr, grpc_task) =
-        serve_flight_grpc(&settings.flight_addr, router, handle.stopper.stopped()).await?;
-    handle.add_task(grpc_task);
-    let (http_addr, http_task) = serve_http(
-        &settings.http_addr,
-        admin_router(handle.health.clone(), metrics),
-        handle.stopper.stopped(),
-    )
-    .await?;
-    handle.add_task(http_task);
-
     let (kind, location) = backend.describe();
-    let advertised = crate::flowctl::Advertised::new(
+    let heartbeat_stats = stats.clone();
+    let Started {
+        mut handle,
+        flight,
         flight_addr,
         http_addr,
-        config.settings.flowctl.advertise_host.as_deref(),
-    );
-    let info = ServiceInfo {
-        service_type: ServiceType::Source as i32,
-        output_event_types: vec![STELLAR_LEDGER_EVENT.into()],
-        health_endpoint: advertised.health_endpoint.clone(),
-        max_inflight: settings.max_inflight as i32,
-        metadata: [
-            advertised.flight_entry(),
-            (
-                NETWORK_KEY.to_string(),
-                backend.network().passphrase.clone(),
-            ),
-            ("backend".to_string(), kind.to_string()),
-            ("location".to_string(), location.clone()),
-        ]
-        .into(),
-        component_id: Role::Source.component_id().into(),
-        ..Default::default()
-    };
-    let heartbeat_stats = stats.clone();
+    } = start_role(
+        Role::Source,
+        &config.settings.flowctl,
+        Listen {
+            flight: &settings.flight_addr,
+            http: &settings.http_addr,
+        },
+        |handle| admin_router(handle.health.clone(), metrics),
+        Registration {
+            service_type: ServiceType::Source,
+            inputs: Vec::new(),
+            outputs: vec![STELLAR_LEDGER_EVENT.into()],
+            max_inflight: settings.max_inflight,
+            metadata: vec![
+                (
+                    NETWORK_KEY.to_string(),
+                    backend.network().passphrase.clone(),
+                ),
+                ("backend".to_string(), kind.to_string()),
+                ("location".to_string(), location.clone()),
+            ],
+        },
+        Arc::new(move || heartbeat_stats.heartbeat()),
+    )
+    .await?;
+    let flight_service = FlightServer::new(service.clone(), handle.stopper.clone()).into_grpc();
+    let raw = LedgerSourceServer::new(raw_ledgers::RawLedgerService::new(
+        backend.clone(),
+        handle.stopper.clone(),
+    ));
     handle
-        .join_control_plane(
-            &config.settings.flowctl,
-            info,
-            Arc::new(move || heartbeat_stats.heartbeat()),
-        )
-        .await?;
+        .serve_flight(flight, |router| {
+            router.add_service(flight_service).add_service(raw)
+        })
+        .await;
     if let Some(controller) = &handle.controller {
         service.follow_flow_control(controller.flow_signal());
     }
-    handle.health.set("flight_addr", flight_addr.to_string());
     handle
         .health
         .set("network", backend.network().name().to_string());
