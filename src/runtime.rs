@@ -37,69 +37,43 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{FlowctlSettings, Role};
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
 use crate::flowctl::{Advertised, Controller, ControllerConfig, MetricsProvider};
 use crate::telemetry::{serve_http, Health};
 
-/// A stop signal shared by a role's servers and loops.
-#[derive(Clone)]
-pub struct Stopper(Arc<watch::Sender<bool>>);
-
-impl Default for Stopper {
-    fn default() -> Self {
-        Stopper(Arc::new(watch::channel(false).0))
-    }
-}
-
-impl Stopper {
-    /// Asks everything listening to stop.
-    pub fn stop(&self) {
-        self.0.send_replace(true);
-    }
-
-    /// Whether a stop was asked.
-    pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once a stop is asked.
-    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut rx = self.0.subscribe();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    }
-}
-
 /// A serving role's moving parts, stopped together.
 pub struct RoleHandle {
-    /// Stops servers and loops.
-    pub stopper: Stopper,
+    /// Cancelled when the role stops: servers drain, loops and open streams
+    /// end.
+    pub stop: CancellationToken,
     /// `/health` state.
     pub health: Arc<Health>,
     /// The control-plane membership, when flowctl is enabled.
     pub controller: Option<Controller>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: TaskTracker,
 }
 
 impl RoleHandle {
     /// A handle for `role`'s health record.
     pub fn new(role: &str) -> Self {
         RoleHandle {
-            stopper: Stopper::default(),
+            stop: CancellationToken::new(),
             health: Health::new(role),
             controller: None,
-            tasks: Vec::new(),
+            tasks: TaskTracker::new(),
         }
     }
 
     /// Adds a task to wait for on shutdown.
     pub fn add_task(&mut self, task: JoinHandle<()>) {
-        self.tasks.push(task);
+        self.tasks.spawn(async move {
+            let _ = task.await;
+        });
     }
 
     /// Registers with the control plane (when enabled) and starts heartbeats.
@@ -127,16 +101,13 @@ impl RoleHandle {
         if let Some(controller) = &self.controller {
             controller.stop().await;
         }
-        self.stopper.stop();
-        for task in self.tasks {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(10), task)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a server did not stop within 10 s; aborting it");
-                abort.abort();
-            }
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("a server did not stop within 10 s; leaving it behind");
         }
     }
 }
@@ -192,7 +163,8 @@ pub async fn start_role(
     let mut handle = RoleHandle::new(role.component_id());
     let (flight, flight_addr) = crate::flight::bind_flight(listen.flight).await?;
     let router = http(&handle);
-    let (http_addr, http_task) = serve_http(listen.http, router, handle.stopper.stopped()).await?;
+    let (http_addr, http_task) =
+        serve_http(listen.http, router, handle.stop.clone().cancelled_owned()).await?;
     handle.add_task(http_task);
     let advertised = Advertised::new(flight_addr, http_addr, flowctl.advertise_host.as_deref());
     let mut metadata: std::collections::HashMap<String, String> =
@@ -232,7 +204,8 @@ impl RoleHandle {
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
         let router = services(crate::flight::server_builder().add_service(health_service));
-        let task = crate::flight::serve_flight_grpc(listener, router, self.stopper.stopped());
+        let task =
+            crate::flight::serve_flight_grpc(listener, router, self.stop.clone().cancelled_owned());
         self.add_task(task);
     }
 }

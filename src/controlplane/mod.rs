@@ -15,9 +15,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tonic::service::InterceptorLayer;
 use tonic::transport::Server;
 
@@ -38,8 +38,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// The registry, for in-process inspection.
     pub registry: Arc<Registry>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
     health: Arc<Health>,
 }
 
@@ -47,10 +47,9 @@ impl Running {
     /// Stops serving and waits for the servers to finish.
     pub async fn shutdown(self) {
         self.health.set_serving(false);
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }
 
@@ -76,14 +75,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         flow_settings.backpressure_threshold,
         flow_settings.recovery_threshold,
     );
-    let (stop, stop_rx) = watch::channel(false);
-    let service = ControlPlaneService::new(registry.clone(), flow.clone(), stop_rx.clone());
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let service = ControlPlaneService::new(registry.clone(), flow.clone(), stop.clone());
+    let stopped = || stop.clone().cancelled_owned();
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -106,7 +101,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .add_service(ControlPlaneServer::new(service.clone()))
         .add_service(ControlPlaneExtensionsServer::new(service));
     let grpc_shutdown = stopped();
-    let grpc_task = tokio::spawn(async move {
+    tasks.spawn(async move {
         if let Err(e) = router
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), grpc_shutdown)
             .await
@@ -119,8 +114,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let http = admin_router(health.clone(), metrics)
         .merge(http::api_router(registry.clone(), flow.clone()));
     let (http_addr, http_task) = serve_http(&settings.http_addr, http, stopped()).await?;
-
-    let sweep_task = tokio::spawn(sweep_loop(
+    tasks.spawn(async move {
+        let _ = http_task.await;
+    });
+    tasks.spawn(sweep_loop(
         registry.clone(),
         flow,
         settings.sweep_interval,
@@ -134,7 +131,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         http_addr,
         registry,
         stop,
-        tasks: vec![grpc_task, http_task, sweep_task],
+        tasks,
         health,
     })
 }

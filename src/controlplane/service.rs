@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures::{Stream, StreamExt};
-use tokio::sync::watch;
 use tokio_stream::wrappers::{BroadcastStream, WatchStream};
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::flow::FlowControl;
@@ -41,18 +41,14 @@ impl From<RegistryError> for Status {
 pub struct ControlPlaneService {
     registry: Arc<Registry>,
     flow: Arc<FlowControl>,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 }
 
 impl ControlPlaneService {
     /// Services backed by `registry` and `flow`; server streams end when
-    /// `stop` turns true, so a graceful shutdown is not held open by
+    /// `stop` is cancelled, so a graceful shutdown is not held open by
     /// watchers.
-    pub fn new(
-        registry: Arc<Registry>,
-        flow: Arc<FlowControl>,
-        stop: watch::Receiver<bool>,
-    ) -> Self {
+    pub fn new(registry: Arc<Registry>, flow: Arc<FlowControl>, stop: CancellationToken) -> Self {
         ControlPlaneService {
             registry,
             flow,
@@ -61,10 +57,7 @@ impl ControlPlaneService {
     }
 
     fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut stop = self.stop.clone();
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }
+        self.stop.clone().cancelled_owned()
     }
 }
 

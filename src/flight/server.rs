@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::ticket::{BatchMeta, Ticket};
 use super::MAX_MESSAGE_BYTES;
-use crate::runtime::Stopper;
+use tokio_util::sync::CancellationToken;
 
 /// A record batch and the ledgers it completely covers.
 #[derive(Debug, Clone)]
@@ -54,15 +54,15 @@ pub trait RangeService: Send + Sync + 'static {
 /// Serves a `RangeService` as `arrow.flight.protocol.FlightService`.
 pub struct FlightServer<S> {
     service: Arc<S>,
-    stopper: Stopper,
+    stop: CancellationToken,
 }
 
 impl<S: RangeService> FlightServer<S> {
-    /// Wraps `service`; when `stopper` trips, open streams end with
+    /// Wraps `service`; when `stop` is cancelled, open streams end with
     /// `UNAVAILABLE` so consumers reconnect instead of mistaking the end of
     /// a stream for the end of their range.
-    pub fn new(service: Arc<S>, stopper: Stopper) -> Self {
-        FlightServer { service, stopper }
+    pub fn new(service: Arc<S>, stop: CancellationToken) -> Self {
+        FlightServer { service, stop }
     }
 
     /// The tonic service, with message limits sized for ledger batches.
@@ -115,10 +115,11 @@ fn encode(schema: SchemaRef, batches: BatchStream) -> Boxed<FlightData> {
     Box::pin(futures::stream::once(async move { Ok(schema_message) }).chain(data))
 }
 
-/// Ends `batches` with `UNAVAILABLE` once `stopper` trips, so a graceful
+/// Ends `batches` with `UNAVAILABLE` once `stop` is cancelled, so a graceful
 /// shutdown is not held open by a live stream.
-fn until_stopped(batches: BatchStream, stopper: Stopper) -> BatchStream {
-    let stop: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(stopper.stopped());
+fn until_stopped(batches: BatchStream, stop: CancellationToken) -> BatchStream {
+    let stop: Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(stop.cancelled_owned());
     futures::stream::unfold((batches, Some(stop)), |(mut batches, stop)| async move {
         let mut stop = stop?;
         tokio::select! {
@@ -193,7 +194,7 @@ impl<S: RangeService> FlightService for FlightServer<S> {
         let ticket = Ticket::parse(&request.into_inner().ticket)?;
         let schema = self.service.schema_for(&ticket);
         let batches = self.service.stream(ticket).await?;
-        let batches = until_stopped(batches, self.stopper.clone());
+        let batches = until_stopped(batches, self.stop.clone());
         Ok(Response::new(encode(schema, batches)))
     }
 

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tonic::Code;
 
 use super::channel::{connect, AuthChannel, ClientTls};
@@ -133,8 +134,8 @@ pub(super) struct Inner {
     registered: AtomicBool,
     metrics: Arc<dyn MetricsProvider>,
     flow: watch::Sender<FlowSignal>,
-    stop: watch::Sender<bool>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Controller {
@@ -154,7 +155,6 @@ impl Controller {
             info.component_id = component.clone();
         }
         let (flow, _) = watch::channel(FlowSignal::default());
-        let (stop, _) = watch::channel(false);
         Ok(Controller {
             inner: Arc::new(Inner {
                 control: ControlPlaneClient::new(channel.clone()),
@@ -165,8 +165,8 @@ impl Controller {
                 registered: AtomicBool::new(false),
                 metrics,
                 flow,
-                stop,
-                tasks: Mutex::new(Vec::new()),
+                stop: CancellationToken::new(),
+                tasks: TaskTracker::new(),
             }),
         })
     }
@@ -196,18 +196,21 @@ impl Controller {
                 }
             }
         }
-        let heartbeat = tokio::spawn(self.clone().heartbeat_loop());
-        let flow = tokio::spawn(self.clone().flow_loop());
-        self.inner.tasks.lock().extend([heartbeat, flow]);
+        // Each loop is dropped at once when the controller stops, even in
+        // the middle of a request to a control plane that does not answer.
+        let stop = self.inner.stop.clone();
+        let (heartbeat, flow) = (self.clone().heartbeat_loop(), self.clone().flow_loop());
+        self.inner
+            .tasks
+            .spawn(stop.clone().run_until_cancelled_owned(heartbeat));
+        self.inner.tasks.spawn(stop.run_until_cancelled_owned(flow));
     }
 
     /// Stops the loops and deregisters (where the control plane supports it).
     pub async fn stop(&self) {
-        let _ = self.inner.stop.send(true);
-        let tasks: Vec<_> = self.inner.tasks.lock().drain(..).collect();
-        for task in tasks {
-            task.abort();
-        }
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        let _ = tokio::time::timeout(HEARTBEAT_TIMEOUT, self.inner.tasks.wait()).await;
         if self.is_registered() {
             let request = DeregisterRequest {
                 service_id: self.service_id(),
@@ -290,14 +293,14 @@ impl Controller {
     }
 
     async fn heartbeat_loop(self) {
-        let mut stop = self.inner.stop.subscribe();
+        let stop = self.inner.stop.clone();
         let mut ticker = tokio::time::interval(self.inner.config.heartbeat_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
             }
             if self.is_registered() {
                 match self.heartbeat().await {
@@ -320,7 +323,7 @@ impl Controller {
     }
 
     async fn flow_loop(self) {
-        let mut stop = self.inner.stop.subscribe();
+        let stop = self.inner.stop.clone();
         let retry = self.inner.config.heartbeat_interval;
         loop {
             let mut ext = self.inner.ext.clone();
@@ -343,7 +346,7 @@ impl Controller {
                                 }
                                 _ => break,
                             },
-                            _ = stop.changed() => return,
+                            _ = stop.cancelled() => return,
                         }
                     }
                 }
@@ -355,7 +358,7 @@ impl Controller {
             self.inner.flow.send_replace(FlowSignal::default());
             tokio::select! {
                 _ = tokio::time::sleep(retry) => {}
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
             }
         }
     }

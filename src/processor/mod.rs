@@ -141,7 +141,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         (settings.start, settings.end),
         stats.clone(),
     ));
-    let flight_service = FlightServer::new(service, handle.stopper.clone()).into_grpc();
+    let flight_service = FlightServer::new(service, handle.stop.clone()).into_grpc();
     handle
         .serve_flight(flight, |router| router.add_service(flight_service))
         .await;

@@ -231,7 +231,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(PassThrough {
             upstream: upstream.subscribe(),
         }),
-        handle.stopper.clone(),
+        handle.stop.clone(),
     )
     .into_grpc();
     handle

@@ -139,7 +139,7 @@ pub struct Running {
 impl Running {
     /// Resolves when a stop was asked (the `Shutdown` RPC).
     pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        self.handle.stopper.stopped()
+        self.handle.stop.clone().cancelled_owned()
     }
 
     /// Stops serving.
@@ -195,10 +195,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(move || heartbeat_stats.heartbeat()),
     )
     .await?;
-    let flight_service = FlightServer::new(service.clone(), handle.stopper.clone()).into_grpc();
+    let flight_service = FlightServer::new(service.clone(), handle.stop.clone()).into_grpc();
     let raw = LedgerSourceServer::new(raw_ledgers::RawLedgerService::new(
         backend.clone(),
-        handle.stopper.clone(),
+        handle.stop.clone(),
     ));
     handle
         .serve_flight(flight, |router| {

@@ -13,19 +13,19 @@ use super::Backend;
 use crate::flight::Ticket;
 use crate::flowctl::proto::flowctl::ledger_source_server::LedgerSource;
 use crate::flowctl::proto::flowctl::{Pong, RawLedger, ShutdownRequest, SourceRequest};
-use crate::runtime::Stopper;
 use crate::stellar::Network;
+use tokio_util::sync::CancellationToken;
 
 /// Serves `flowctl.LedgerSource`.
 pub struct RawLedgerService {
     backend: Arc<Backend>,
-    stopper: Stopper,
+    stop: CancellationToken,
 }
 
 impl RawLedgerService {
-    /// A service over `backend`; `Shutdown` trips `stopper`.
-    pub fn new(backend: Arc<Backend>, stopper: Stopper) -> Self {
-        RawLedgerService { backend, stopper }
+    /// A service over `backend`; `Shutdown` cancels `stop`.
+    pub fn new(backend: Arc<Backend>, stop: CancellationToken) -> Self {
+        RawLedgerService { backend, stop }
     }
 }
 
@@ -94,14 +94,14 @@ impl LedgerSource for RawLedgerService {
     async fn ping(&self, _request: Request<()>) -> Result<Response<Pong>, Status> {
         Ok(Response::new(Pong {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            healthy: !self.stopper.is_stopped(),
+            healthy: !self.stop.is_cancelled(),
         }))
     }
 
     async fn shutdown(&self, request: Request<ShutdownRequest>) -> Result<Response<()>, Status> {
         let request = request.into_inner();
         tracing::info!(graceful = request.graceful, reason = %request.reason, "Shutdown requested");
-        self.stopper.stop();
+        self.stop.cancel();
         Ok(Response::new(()))
     }
 }
