@@ -41,10 +41,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{FlowctlSettings, Role};
+use crate::config::{Config, FlowctlSettings, Role};
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
 use crate::flowctl::{Advertised, Controller, ControllerConfig, MetricsProvider};
-use crate::telemetry::{serve_http, Health};
+use crate::telemetry::{admin_router, install_metrics, serve_http, Health};
 
 /// A serving role's moving parts, stopped together.
 pub struct RoleHandle {
@@ -113,7 +113,7 @@ impl RoleHandle {
 }
 
 /// What a role registers with the control plane as. The shared start-up
-/// adds the endpoints it bound and the component id.
+/// adds the endpoints it bound, its queue bound and the component id.
 pub struct Registration {
     /// flowctl's service type.
     pub service_type: ServiceType,
@@ -121,28 +121,17 @@ pub struct Registration {
     pub inputs: Vec<String>,
     /// Event types produced.
     pub outputs: Vec<String>,
-    /// The role's queue bound, for flow control.
-    pub max_inflight: u32,
     /// Role-specific metadata (the Flight endpoint is added).
     pub metadata: Vec<(String, String)>,
 }
 
-/// Where a role listens: the configured addresses (`:0` picks a port).
-pub struct Listen<'a> {
-    /// Arrow Flight `host:port`.
-    pub flight: &'a str,
-    /// Admin HTTP `host:port`.
-    pub http: &'a str,
-}
-
 /// A role past the shared start-up: HTTP served, control plane joined, and
 /// the Flight port bound but not yet served (the role builds its services
-/// with the handle first).
+/// with the handle first, then calls [`Started::serve_flight`]).
 pub struct Started {
     /// The role's stop signal, health and control-plane membership.
     pub handle: RoleHandle,
-    /// The bound Flight listener, for [`RoleHandle::serve_flight`].
-    pub flight: TcpListener,
+    flight: Option<TcpListener>,
     /// The Flight address actually bound.
     pub flight_addr: SocketAddr,
     /// The HTTP address actually bound.
@@ -150,21 +139,33 @@ pub struct Started {
 }
 
 /// The start-up every serving role shares: binds the Flight port once (the
-/// port registered is the port served), serves the role's HTTP router,
-/// and registers with the control plane under the advertised endpoints.
+/// port registered is the port served), serves `/health` and `/metrics`
+/// (plus `api`, the role's own routes), and registers with the control
+/// plane under the advertised endpoints.
 pub async fn start_role(
     role: Role,
-    flowctl: &FlowctlSettings,
-    listen: Listen<'_>,
-    http: impl FnOnce(&RoleHandle) -> axum::Router,
+    config: &Config,
     registration: Registration,
+    api: Option<axum::Router>,
     heartbeat: Arc<dyn MetricsProvider>,
 ) -> anyhow::Result<Started> {
+    let serving = config
+        .settings
+        .serving(role)
+        .ok_or_else(|| anyhow::anyhow!("{role} is not a serving role"))?;
+    let flowctl = &config.settings.flowctl;
     let mut handle = RoleHandle::new(role.component_id());
-    let (flight, flight_addr) = crate::flight::bind_flight(listen.flight).await?;
-    let router = http(&handle);
-    let (http_addr, http_task) =
-        serve_http(listen.http, router, handle.stop.clone().cancelled_owned()).await?;
+    let (flight, flight_addr) = crate::flight::bind_flight(serving.flight_addr).await?;
+    let mut router = admin_router(handle.health.clone(), install_metrics());
+    if let Some(api) = api {
+        router = router.merge(api);
+    }
+    let (http_addr, http_task) = serve_http(
+        serving.http_addr,
+        router,
+        handle.stop.clone().cancelled_owned(),
+    )
+    .await?;
     handle.add_task(http_task);
     let advertised = Advertised::new(flight_addr, http_addr, flowctl.advertise_host.as_deref());
     let mut metadata: std::collections::HashMap<String, String> =
@@ -176,7 +177,7 @@ pub async fn start_role(
         input_event_types: registration.inputs,
         output_event_types: registration.outputs,
         health_endpoint: advertised.health_endpoint.clone(),
-        max_inflight: i32::try_from(registration.max_inflight).unwrap_or(i32::MAX),
+        max_inflight: i32::try_from(serving.max_inflight).unwrap_or(i32::MAX),
         metadata,
         component_id: role.component_id().into(),
         ..Default::default()
@@ -185,27 +186,30 @@ pub async fn start_role(
     handle.health.set("flight_addr", flight_addr.to_string());
     Ok(Started {
         handle,
-        flight,
+        flight: Some(flight),
         flight_addr,
         http_addr,
     })
 }
 
-impl RoleHandle {
-    /// Serves `services` on the role's bound Flight listener, beside the
-    /// standard gRPC health service, until the role stops.
+impl Started {
+    /// Serves `services` on the bound Flight listener, beside the standard
+    /// gRPC health service, until the role stops. Only the first call
+    /// serves: the listener is taken.
     pub async fn serve_flight(
         &mut self,
-        listener: TcpListener,
         services: impl FnOnce(tonic::transport::server::Router) -> tonic::transport::server::Router,
     ) {
+        let Some(listener) = self.flight.take() else {
+            return;
+        };
         let (reporter, health_service) = tonic_health::server::health_reporter();
         reporter
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
         let router = services(crate::flight::server_builder().add_service(health_service));
-        let task =
-            crate::flight::serve_flight_grpc(listener, router, self.stop.clone().cancelled_owned());
-        self.add_task(task);
+        let stopped = self.handle.stop.clone().cancelled_owned();
+        let task = crate::flight::serve_flight_grpc(listener, router, stopped);
+        self.handle.add_task(task);
     }
 }

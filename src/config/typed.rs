@@ -35,6 +35,49 @@ pub struct Settings {
     pub pipeline: PipelineSettings,
 }
 
+/// What every serving role's section has: where it listens and its queue
+/// bound. Read through [`Settings::serving`], so the shared start-up needs
+/// no per-role code.
+pub struct Serving<'a> {
+    /// Arrow Flight `host:port`.
+    pub flight_addr: &'a str,
+    /// Admin HTTP `host:port`.
+    pub http_addr: &'a str,
+    /// Batches in flight before the role waits (flow control).
+    pub max_inflight: u32,
+}
+
+impl Settings {
+    /// The listening addresses and queue bound of a serving role (source,
+    /// processor, sink); `None` for the others.
+    pub fn serving(&self, role: super::Role) -> Option<Serving<'_>> {
+        use super::Role;
+        let (flight_addr, http_addr, max_inflight) = match role {
+            Role::Source => (
+                &self.source.flight_addr,
+                &self.source.http_addr,
+                self.source.max_inflight,
+            ),
+            Role::Processor => (
+                &self.processor.flight_addr,
+                &self.processor.http_addr,
+                self.processor.max_inflight,
+            ),
+            Role::Sink => (
+                &self.sink.flight_addr,
+                &self.sink.http_addr,
+                self.sink.max_inflight,
+            ),
+            Role::Controlplane | Role::Pipeline => return None,
+        };
+        Some(Serving {
+            flight_addr,
+            http_addr,
+            max_inflight,
+        })
+    }
+}
+
 /// `[flowctl]`: how a role talks to the control plane.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FlowctlSettings {

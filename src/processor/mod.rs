@@ -22,9 +22,9 @@ use crate::config::{Config, ConfigError, Role};
 use crate::flight::FlightServer;
 use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, CONTRACT_DATA_EVENT, STELLAR_LEDGER_EVENT, TTP_EVENT};
-use crate::runtime::{start_role, Listen, Registration, RoleHandle, Started};
+use crate::runtime::{start_role, Registration, RoleHandle};
 use crate::stellar::{Network, DEFAULT_XDR_DEPTH};
-use crate::telemetry::{admin_router, install_metrics};
+use crate::telemetry::install_metrics;
 
 /// A processor serving in this process.
 pub struct Running {
@@ -77,7 +77,8 @@ pub fn extraction(config: &Config) -> Result<Extraction, ConfigError> {
 /// Starts serving.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let settings = &config.settings.processor;
-    let metrics = install_metrics();
+    // Before anything records a metric.
+    install_metrics();
     let extraction = extraction(config)?;
     let stats = Arc::new(ProcessorStats::default());
     stats.max_inflight.store(
@@ -89,35 +90,20 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     } else {
         TTP_EVENT
     };
+    let registration = Registration {
+        service_type: ServiceType::Processor,
+        inputs: vec![STELLAR_LEDGER_EVENT.into()],
+        outputs: vec![output.into()],
+        metadata: vec![
+            ("kind".to_string(), settings.kind.clone()),
+            ("mode".to_string(), settings.mode.clone()),
+        ],
+    };
     let heartbeat_stats = stats.clone();
-    let Started {
-        mut handle,
-        flight,
-        flight_addr,
-        http_addr,
-    } = start_role(
-        Role::Processor,
-        &config.settings.flowctl,
-        Listen {
-            flight: &settings.flight_addr,
-            http: &settings.http_addr,
-        },
-        |handle| admin_router(handle.health.clone(), metrics),
-        Registration {
-            service_type: ServiceType::Processor,
-            inputs: vec![STELLAR_LEDGER_EVENT.into()],
-            outputs: vec![output.into()],
-            max_inflight: settings.max_inflight,
-            metadata: vec![
-                ("kind".to_string(), settings.kind.clone()),
-                ("mode".to_string(), settings.mode.clone()),
-            ],
-        },
-        Arc::new(move || heartbeat_stats.heartbeat()),
-    )
-    .await?;
+    let heartbeat = Arc::new(move || heartbeat_stats.heartbeat());
+    let mut role = start_role(Role::Processor, config, registration, None, heartbeat).await?;
     let upstream = UpstreamWatch::spawn(
-        handle.controller.clone(),
+        role.handle.controller.clone(),
         STELLAR_LEDGER_EVENT,
         settings.source_endpoint.clone(),
     )
@@ -141,19 +127,20 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         (settings.start, settings.end),
         stats.clone(),
     ));
-    let flight_service = FlightServer::new(service, handle.stop.clone()).into_grpc();
-    handle
-        .serve_flight(flight, |router| router.add_service(flight_service))
+    let flight_service = FlightServer::new(service, role.handle.stop.clone()).into_grpc();
+    role.serve_flight(|router| router.add_service(flight_service))
         .await;
-    handle.health.set("source_endpoint", upstream.current());
-    handle.health.set("kind", settings.kind.clone());
-    handle.health.set_serving(true);
-    tracing::info!(%flight_addr, %http_addr, source = %upstream.current(), kind = %settings.kind, mode = %settings.mode, workers, "processor serving");
+    role.handle
+        .health
+        .set("source_endpoint", upstream.current());
+    role.handle.health.set("kind", settings.kind.clone());
+    role.handle.health.set_serving(true);
+    tracing::info!(flight_addr = %role.flight_addr, http_addr = %role.http_addr, source = %upstream.current(), kind = %settings.kind, mode = %settings.mode, workers, "processor serving");
     Ok(Running {
-        flight_addr,
-        http_addr,
+        flight_addr: role.flight_addr,
+        http_addr: role.http_addr,
         stats,
-        handle,
+        handle: role.handle,
         _upstream: upstream,
     })
 }

@@ -33,8 +33,8 @@ use crate::config::{Config, ConfigError, Role, SinkSettings};
 use crate::flight::{ledger_batches, BatchStream, FlightServer, RangeService, Ticket};
 use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, TTP_EVENT};
-use crate::runtime::{start_role, Listen, Registration, RoleHandle, Started};
-use crate::telemetry::{admin_router, install_metrics};
+use crate::runtime::{start_role, Registration, RoleHandle};
+use crate::telemetry::install_metrics;
 
 /// Opens every configured output (blocking: PostgreSQL set-up), plus the
 /// live feed.
@@ -156,7 +156,8 @@ impl Running {
 /// Opens the outputs and starts writing.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let settings = config.settings.sink.clone();
-    let metrics = install_metrics();
+    // Before anything records a metric.
+    install_metrics();
     let mut specs = settings
         .outputs
         .iter()
@@ -188,41 +189,24 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             .map_err(|e| anyhow::anyhow!("opening outputs failed: {e}"))??
     };
     let described: Vec<String> = specs.iter().map(OutputSpec::display).collect();
-    let heartbeat_stats = stats.clone();
-    let heartbeat_feed = feed.clone();
-    let Started {
-        mut handle,
-        flight,
-        flight_addr,
-        http_addr,
-    } = start_role(
-        Role::Sink,
-        &config.settings.flowctl,
-        Listen {
-            flight: &settings.flight_addr,
-            http: &settings.http_addr,
-        },
-        |handle| {
-            admin_router(handle.health.clone(), metrics)
-                .merge(api::router(feed.clone(), stats.clone()))
-        },
-        Registration {
-            service_type: ServiceType::Sink,
-            inputs: vec![TTP_EVENT.into()],
-            outputs: Vec::new(),
-            max_inflight: settings.max_inflight,
-            metadata: vec![("outputs".to_string(), described.join(","))],
-        },
-        Arc::new(move || {
-            heartbeat_stats
-                .websocket_connections
-                .store(heartbeat_feed.connections() as u64, Ordering::Relaxed);
-            heartbeat_stats.heartbeat()
-        }),
-    )
-    .await?;
+    let registration = Registration {
+        service_type: ServiceType::Sink,
+        inputs: vec![TTP_EVENT.into()],
+        outputs: Vec::new(),
+        metadata: vec![("outputs".to_string(), described.join(","))],
+    };
+    let (heartbeat_stats, heartbeat_feed) = (stats.clone(), feed.clone());
+    let heartbeat = Arc::new(move || {
+        let connections = heartbeat_feed.connections() as u64;
+        heartbeat_stats
+            .websocket_connections
+            .store(connections, Ordering::Relaxed);
+        heartbeat_stats.heartbeat()
+    });
+    let api = api::router(feed.clone(), stats.clone());
+    let mut role = start_role(Role::Sink, config, registration, Some(api), heartbeat).await?;
     let upstream = UpstreamWatch::spawn(
-        handle.controller.clone(),
+        role.handle.controller.clone(),
         TTP_EVENT,
         settings.processor_endpoint.clone(),
     )
@@ -231,11 +215,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(PassThrough {
             upstream: upstream.subscribe(),
         }),
-        handle.stop.clone(),
+        role.handle.stop.clone(),
     )
     .into_grpc();
-    handle
-        .serve_flight(flight, |router| router.add_service(flight_service))
+    role.serve_flight(|router| router.add_service(flight_service))
         .await;
 
     let cursors: Vec<Option<u32>> = outputs
@@ -278,18 +261,20 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let consumer = tokio::task::spawn_blocking(move || {
         consumer::run(outputs, rx, plan, consumer_stats, runtime)
     });
-    handle.health.set("outputs", described.join(","));
-    handle.health.set("processor_endpoint", upstream.current());
-    handle.health.set_serving(true);
-    tracing::info!(%flight_addr, %http_addr, outputs = %described.join(", "), "sink running");
+    role.handle.health.set("outputs", described.join(","));
+    role.handle
+        .health
+        .set("processor_endpoint", upstream.current());
+    role.handle.health.set_serving(true);
+    tracing::info!(flight_addr = %role.flight_addr, http_addr = %role.http_addr, outputs = %described.join(", "), "sink running");
     Ok(Running {
-        flight_addr,
-        http_addr,
+        flight_addr: role.flight_addr,
+        http_addr: role.http_addr,
         stats,
         feed,
         consumer,
         reader,
-        handle,
+        handle: role.handle,
         _upstream: upstream,
     })
 }

@@ -28,9 +28,9 @@ use crate::flight::{FlightServer, Ticket};
 use crate::flowctl::proto::flowctl::ledger_source_server::LedgerSourceServer;
 use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{NETWORK_KEY, STELLAR_LEDGER_EVENT};
-use crate::runtime::{start_role, Listen, Registration, RoleHandle, Started};
+use crate::runtime::{start_role, Registration, RoleHandle};
 use crate::stellar::{LedgerSummary, Network};
-use crate::telemetry::{admin_router, install_metrics};
+use crate::telemetry::install_metrics;
 
 /// One ledger as the source serves it.
 #[derive(Debug, Clone)]
@@ -151,7 +151,8 @@ impl Running {
 /// Opens the backend and starts serving.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let settings = &config.settings.source;
-    let metrics = install_metrics();
+    // Before anything records a metric.
+    install_metrics();
     let stats = Arc::new(SourceStats::default());
     stats.max_inflight.store(
         u64::from(settings.max_inflight),
@@ -164,61 +165,41 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         settings,
     )?);
     let (kind, location) = backend.describe();
+    let registration = Registration {
+        service_type: ServiceType::Source,
+        inputs: Vec::new(),
+        outputs: vec![STELLAR_LEDGER_EVENT.into()],
+        metadata: vec![
+            (NETWORK_KEY.into(), backend.network().passphrase.clone()),
+            ("backend".into(), kind.to_string()),
+            ("location".into(), location.clone()),
+        ],
+    };
     let heartbeat_stats = stats.clone();
-    let Started {
-        mut handle,
-        flight,
-        flight_addr,
-        http_addr,
-    } = start_role(
-        Role::Source,
-        &config.settings.flowctl,
-        Listen {
-            flight: &settings.flight_addr,
-            http: &settings.http_addr,
-        },
-        |handle| admin_router(handle.health.clone(), metrics),
-        Registration {
-            service_type: ServiceType::Source,
-            inputs: Vec::new(),
-            outputs: vec![STELLAR_LEDGER_EVENT.into()],
-            max_inflight: settings.max_inflight,
-            metadata: vec![
-                (
-                    NETWORK_KEY.to_string(),
-                    backend.network().passphrase.clone(),
-                ),
-                ("backend".to_string(), kind.to_string()),
-                ("location".to_string(), location.clone()),
-            ],
-        },
-        Arc::new(move || heartbeat_stats.heartbeat()),
-    )
-    .await?;
-    let flight_service = FlightServer::new(service.clone(), handle.stop.clone()).into_grpc();
+    let heartbeat = Arc::new(move || heartbeat_stats.heartbeat());
+    let mut role = start_role(Role::Source, config, registration, None, heartbeat).await?;
+    let flight_service = FlightServer::new(service.clone(), role.handle.stop.clone()).into_grpc();
     let raw = LedgerSourceServer::new(raw_ledgers::RawLedgerService::new(
         backend.clone(),
-        handle.stop.clone(),
+        role.handle.stop.clone(),
     ));
-    handle
-        .serve_flight(flight, |router| {
-            router.add_service(flight_service).add_service(raw)
-        })
+    role.serve_flight(|router| router.add_service(flight_service).add_service(raw))
         .await;
-    if let Some(controller) = &handle.controller {
+    if let Some(controller) = &role.handle.controller {
         service.follow_flow_control(controller.flow_signal());
     }
-    handle
+    let network = backend.network().name().to_string();
+    role.handle.health.set("network", network);
+    role.handle
         .health
-        .set("network", backend.network().name().to_string());
-    handle.health.set("backend", format!("{kind} {location}"));
-    handle.health.set_serving(true);
-    tracing::info!(%flight_addr, %http_addr, backend = %kind, %location, "source serving");
+        .set("backend", format!("{kind} {location}"));
+    role.handle.health.set_serving(true);
+    tracing::info!(flight_addr = %role.flight_addr, http_addr = %role.http_addr, backend = %kind, %location, "source serving");
     Ok(Running {
-        flight_addr,
-        http_addr,
+        flight_addr: role.flight_addr,
+        http_addr: role.http_addr,
         stats,
-        handle,
+        handle: role.handle,
     })
 }
 
