@@ -4,8 +4,8 @@
 //! Arrow Flight, `process` extracts token-transfer events, `sink` writes them
 //! out, `controlplane` is a flowctl-compatible registry, and `pipeline` runs
 //! and supervises all of them. Each role has its own folder; shared code
-//! lives in `config`, `flowctl`, `telemetry`, `stellar`, `schema`, `flight`
-//! and `durable`.
+//! lives in `config`, `flowctl`, `telemetry`, `stellar`, `schema`, `flight`,
+//! `durable` and `retry`.
 
 #![warn(missing_docs)]
 
@@ -19,6 +19,7 @@ pub mod flowctl;
 pub mod generate;
 pub mod pipeline;
 pub mod processor;
+mod retry;
 pub mod runtime;
 pub mod schema;
 pub mod sink;

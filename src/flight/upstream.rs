@@ -15,6 +15,11 @@ use tonic::Status;
 use super::client::{fetch, FlightClientError, LedgerBatchStream};
 use super::server::LedgerBatch;
 use super::ticket::{Form, Ticket};
+use crate::retry::Backoff;
+
+/// Waits before reconnecting to an upstream that went away (0.4 s after
+/// the first failure, at most 5 s).
+const RECONNECT_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 /// The upstream's refusal, naming which role refused so that a message
 /// relayed through several hops still says where it started.
@@ -43,8 +48,7 @@ struct Reader {
 impl Reader {
     async fn backoff(&mut self, why: &str) {
         self.failures += 1;
-        let delay =
-            Duration::from_millis(200 * 2u64.pow(self.failures.min(5))).min(Duration::from_secs(5));
+        let delay = RECONNECT_BACKOFF.delay(self.failures);
         metrics::counter!("flowctl_reconnection_events_total").increment(1);
         tracing::warn!(next = self.next, endpoint = %*self.endpoint.borrow(), ?delay, "upstream {}: {why}; reconnecting", self.role);
         tokio::time::sleep(delay).await;

@@ -20,9 +20,13 @@ use super::proto::flowctl::{ServiceHeartbeat, ServiceInfo, ServiceType};
 use super::proto::stellarflow::v1::control_plane_extensions_client::ControlPlaneExtensionsClient;
 use super::proto::stellarflow::v1::DeregisterRequest;
 use crate::config::FlowctlSettings;
+use crate::retry::Backoff;
 
 /// Registration timeout (seed 001).
 pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Waits between the first registration attempts (200 ms, then 400 ms).
+const REGISTER_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+
 /// Heartbeat timeout (seed 001).
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -175,7 +179,6 @@ impl Controller {
     /// simulated id, then starts the heartbeat and flow-control loops.
     /// Never fails: a role keeps working without its control plane.
     pub async fn start(&self) {
-        let mut delay = Duration::from_millis(200);
         for attempt in 1..=3 {
             match self.register().await {
                 Ok(()) => break,
@@ -191,8 +194,7 @@ impl Controller {
                 }
                 Err(e) => {
                     tracing::debug!(attempt, error = %e, "registration failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    tokio::time::sleep(REGISTER_BACKOFF.delay(attempt - 1)).await;
                 }
             }
         }

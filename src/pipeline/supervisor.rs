@@ -17,6 +17,11 @@ use super::plan::{ChildSpec, Plan};
 use super::progress::{self, Printer, Progress};
 use super::state::{alive, now, ChildState, PipelineState, StateDir};
 use crate::config::{Config, Role};
+use crate::retry::Backoff;
+
+/// Waits before restarting a child that keeps exiting (reset once it has
+/// run longer than the restart window).
+const RESTART_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
 
 struct Slot {
     spec: ChildSpec,
@@ -298,8 +303,7 @@ impl Supervisor {
         if slot.recent.len() > limit {
             anyhow::bail!("{role} exited {} times within {window:?} ({status}); giving up\n--- last lines ---\n{log}", slot.recent.len());
         }
-        let delay = (Duration::from_millis(500) * 2u32.saturating_pow(slot.consecutive - 1))
-            .min(Duration::from_secs(30));
+        let delay = RESTART_BACKOFF.delay(slot.consecutive - 1);
         slot.restarts += 1;
         tracing::warn!(%role, %status, restart = slot.restarts, ?delay, "child exited unexpectedly; restarting");
         tokio::time::sleep(delay).await;

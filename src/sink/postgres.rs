@@ -17,6 +17,10 @@ use tokio_postgres::{Client, NoTls};
 use super::output::{redact, Output};
 use crate::config::ConfigError;
 use crate::flight::BatchMeta;
+use crate::retry::Backoff;
+
+/// Waits between attempts of a commit whose connection was lost.
+const COMMIT_BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
 
 /// A `numeric` holding an i128 exactly (binary wire format).
 #[derive(Debug, Clone, Copy)]
@@ -359,7 +363,6 @@ impl Output for PostgresOutput {
         let Some(end) = self.pending_end else {
             return Ok(());
         };
-        let mut delay = Duration::from_millis(250);
         for attempt in 0..8 {
             let mut client = match self.client.take() {
                 Some(c) if !c.is_closed() => c,
@@ -367,8 +370,7 @@ impl Output for PostgresOutput {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(output = %self.name, error = %e, attempt, "PostgreSQL unreachable; retrying");
-                        std::thread::sleep(delay);
-                        delay = (delay * 2).min(Duration::from_secs(30));
+                        std::thread::sleep(COMMIT_BACKOFF.delay(attempt));
                         continue;
                     }
                 },
@@ -399,8 +401,7 @@ impl Output for PostgresOutput {
                 {
                     tracing::warn!(output = %self.name, error = %e, attempt, "PostgreSQL connection lost; retrying the transaction");
                     self.client = None;
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(30));
+                    std::thread::sleep(COMMIT_BACKOFF.delay(attempt));
                 }
                 Err(e) => {
                     let detail = match e

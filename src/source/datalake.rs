@@ -2,8 +2,8 @@
 //! object_store. Objects are fetched ahead in parallel (bounded by
 //! `--prefetch`) and decoded on blocking threads, yet yielded strictly in
 //! ledger order. Both object suffixes are tried; transient storage errors
-//! are retried with backoff; in live mode a missing next object is polled
-//! for until it appears.
+//! are retried by object_store itself; in live mode a missing next object
+//! is polled for until it appears.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -173,36 +173,25 @@ impl DataLake {
         &self.url
     }
 
-    /// Reads one object; `None` when it does not exist. Transient errors
-    /// are retried four times with exponential backoff.
+    /// Reads one object; `None` when it does not exist. Not retried here:
+    /// object_store's cloud stores already retry transient errors (10
+    /// times, with backoff), and a local disk's errors are not transient.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, SourceError> {
         let path = Path::from(key);
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 0;
-        loop {
-            let result = match self.store.get(&path).await {
-                Ok(found) => found.bytes().await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(bytes) => {
-                    self.stats.read(bytes.len());
-                    return Ok(Some(bytes));
-                }
-                Err(object_store::Error::NotFound { .. }) => return Ok(None),
-                Err(e) if attempt < 4 => {
-                    tracing::warn!(object = %key, error = %e, attempt, "read failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    return Err(SourceError::Unavailable {
-                        what: format!("{}/{key}", self.url),
-                        detail: e.to_string(),
-                    })
-                }
+        let result = match self.store.get(&path).await {
+            Ok(found) => found.bytes().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(bytes) => {
+                self.stats.read(bytes.len());
+                Ok(Some(bytes))
             }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(SourceError::Unavailable {
+                what: format!("{}/{key}", self.url),
+                detail: e.to_string(),
+            }),
         }
     }
 

@@ -19,12 +19,15 @@ use super::stats::SourceStats;
 use super::SourcedLedger;
 use crate::config::SourceSettings;
 use crate::flight::Ticket;
+use crate::retry::Backoff;
 use crate::stellar::{LedgerSummary, Network};
 
 /// Ledgers asked for per `getLedgers` page.
 const PAGE: u32 = 100;
 /// Attempts for a request before giving up.
 const ATTEMPTS: u32 = 8;
+/// Waits between attempts of one call.
+const RPC_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
 
 /// A Stellar RPC server.
 pub struct Rpc {
@@ -96,12 +99,10 @@ impl Rpc {
     async fn call(&self, method: &str, params: Value) -> Result<Value, SourceError> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let what = format!("{method} at {}", self.url);
-        let mut delay = Duration::from_millis(500);
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
+                tokio::time::sleep(RPC_BACKOFF.delay(attempt - 1)).await;
             }
             let response = match self.client.post(&self.url).json(&body).send().await {
                 Ok(r) => r,
