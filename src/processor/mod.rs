@@ -81,10 +81,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     install_metrics();
     let extraction = extraction(config)?;
     let stats = Arc::new(ProcessorStats::default());
-    stats.max_inflight.store(
-        u64::from(settings.max_inflight),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    stats.common.set_max_inflight(settings.max_inflight);
     let output = if extraction.kind == Kind::ContractData {
         CONTRACT_DATA_EVENT
     } else {

@@ -7,20 +7,17 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use crate::telemetry::RoleCounters;
+
 /// Processor counters.
 pub struct ProcessorStats {
     /// Events served (after filters).
     pub events: AtomicU64,
     /// Ledgers processed.
     pub ledgers: AtomicU64,
-    /// Highest ledger processed.
-    pub current_ledger: AtomicU64,
-    /// Errors returned downstream.
-    pub errors: AtomicU64,
-    /// Ledgers being processed now.
-    pub inflight: AtomicU64,
-    /// Capacity reported for flow control.
-    pub max_inflight: AtomicU64,
+    /// Highest ledger processed, errors returned downstream, and ledger
+    /// rows being processed now.
+    pub common: RoleCounters,
     /// Events and time at the last rate sample.
     rate: Mutex<(Instant, u64, f64)>,
 }
@@ -30,10 +27,7 @@ impl Default for ProcessorStats {
         ProcessorStats {
             events: AtomicU64::new(0),
             ledgers: AtomicU64::new(0),
-            current_ledger: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            inflight: AtomicU64::new(0),
-            max_inflight: AtomicU64::new(0),
+            common: RoleCounters::default(),
             rate: Mutex::new((Instant::now(), 0, 0.0)),
         }
     }
@@ -44,8 +38,7 @@ impl ProcessorStats {
     pub fn ledger(&self, sequence: u32, events: usize, mode: &'static str) {
         self.ledgers.fetch_add(1, Ordering::Relaxed);
         self.events.fetch_add(events as u64, Ordering::Relaxed);
-        self.current_ledger
-            .fetch_max(u64::from(sequence), Ordering::Relaxed);
+        self.common.reached(sequence);
         metrics::counter!("stellarflow_processor_ledgers_total", "mode" => mode).increment(1);
         metrics::counter!("stellarflow_processor_events_total").increment(events as u64);
         metrics::counter!("flowctl_pipeline_throughput_total").increment(events as u64);
@@ -54,23 +47,14 @@ impl ProcessorStats {
 
     /// Counts an error.
     pub fn error(&self) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.common.count_error();
         metrics::counter!("stellarflow_processor_errors_total").increment(1);
     }
 
     /// Adjusts the in-flight count.
     pub fn inflight(&self, delta: i64) {
-        if delta >= 0 {
-            self.inflight.fetch_add(delta as u64, Ordering::Relaxed);
-        } else {
-            let _ = self
-                .inflight
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                    Some(v.saturating_sub(delta.unsigned_abs()))
-                });
-        }
-        metrics::gauge!("stellarflow_processor_inflight")
-            .set(self.inflight.load(Ordering::Relaxed) as f64);
+        let now = self.common.add_inflight(delta);
+        metrics::gauge!("stellarflow_processor_inflight").set(now as f64);
     }
 
     /// Events per second since the previous call (smoothed over ≥ 1 s).
@@ -89,17 +73,15 @@ impl ProcessorStats {
     /// The heartbeat metrics (issue 4's names).
     pub fn heartbeat(&self) -> HashMap<String, f64> {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        [
-            ("events_processed_total", get(&self.events)),
-            ("events_per_second", self.events_per_second()),
-            ("ledgers_processed_total", get(&self.ledgers)),
-            ("current_ledger", get(&self.current_ledger)),
-            ("errors_total", get(&self.errors)),
-            ("current_inflight", get(&self.inflight)),
-            ("max_inflight", get(&self.max_inflight)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        let mut beat = self.common.heartbeat();
+        beat.extend(
+            [
+                ("events_processed_total", get(&self.events)),
+                ("events_per_second", self.events_per_second()),
+                ("ledgers_processed_total", get(&self.ledgers)),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
+        beat
     }
 }

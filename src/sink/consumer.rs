@@ -52,7 +52,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut last_commit = Instant::now();
     let fail = |stats: &SinkStats, e: anyhow::Error| {
-        stats.errors.fetch_add(1, Ordering::Relaxed);
+        stats.common.count_error();
         metrics::counter!("stellarflow_sink_errors_total").increment(1);
         e
     };
@@ -78,7 +78,7 @@ pub fn run(
             Ok(Some(Ok(batch))) => {
                 check_schema(&batch.batch).map_err(|e| fail(&stats, e))?;
                 let ledgers = u64::from(batch.meta.last_ledger - batch.meta.first_ledger + 1);
-                stats.inflight.fetch_add(ledgers, Ordering::Relaxed);
+                stats.common.add_inflight(ledgers as i64);
                 stats
                     .received_ledger
                     .store(u64::from(batch.meta.last_ledger), Ordering::Relaxed);
@@ -110,7 +110,7 @@ pub fn run(
                 let done = plan.end.is_some_and(|end| batch.meta.last_ledger >= end);
                 if done {
                     commit_all(&mut outputs, &stats).map_err(|e| fail(&stats, e))?;
-                    stats.inflight.store(0, Ordering::Relaxed);
+                    stats.common.inflight.store(0, Ordering::Relaxed);
                     return Ok(());
                 }
             }
@@ -181,10 +181,11 @@ fn commit_all(outputs: &mut [Box<dyn Output>], stats: &SinkStats) -> anyhow::Res
     metrics::gauge!("stellarflow_sink_files_written").set(files as f64);
     if let Some(cursor) = min_cursor(outputs) {
         stats
+            .common
             .current_ledger
             .store(u64::from(cursor), Ordering::Relaxed);
         metrics::gauge!("stellarflow_sink_cursor").set(f64::from(cursor));
     }
-    stats.inflight.store(0, Ordering::Relaxed);
+    stats.common.inflight.store(0, Ordering::Relaxed);
     Ok(())
 }

@@ -173,9 +173,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         postgres::check_table(table)?;
     }
     let stats = Arc::new(SinkStats::default());
-    stats
-        .max_inflight
-        .store(u64::from(settings.max_inflight), Ordering::Relaxed);
+    stats.common.set_max_inflight(settings.max_inflight);
     let feed = LiveFeed::new(
         settings.recent_events as usize,
         settings.ws_queue as usize,
@@ -309,7 +307,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(
             events = stats.events.load(Ordering::Relaxed),
             files = stats.files.load(Ordering::Relaxed),
-            cursor = stats.current_ledger.load(Ordering::Relaxed),
+            cursor = stats.common.current_ledger.load(Ordering::Relaxed),
             "sink finished its range"
         );
         return Ok(());

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::telemetry::RoleCounters;
+
 /// Sink counters.
 #[derive(Default)]
 pub struct SinkStats {
@@ -14,16 +16,11 @@ pub struct SinkStats {
     pub files: AtomicU64,
     /// Bytes finalised by file outputs.
     pub bytes: AtomicU64,
-    /// Highest ledger every output has committed.
-    pub current_ledger: AtomicU64,
+    /// Highest ledger every output has committed, errors, and ledgers
+    /// received but not yet committed.
+    pub common: RoleCounters,
     /// Last ledger received from upstream (written, maybe not committed).
     pub received_ledger: AtomicU64,
-    /// Errors.
-    pub errors: AtomicU64,
-    /// Ledgers received but not yet committed.
-    pub inflight: AtomicU64,
-    /// Capacity reported for flow control.
-    pub max_inflight: AtomicU64,
     /// Connected WebSocket clients.
     pub websocket_connections: AtomicU64,
     /// Seconds between the newest ledger's close and its commit.
@@ -36,20 +33,18 @@ impl SinkStats {
     /// The heartbeat metrics (issue 5's names).
     pub fn heartbeat(&self) -> HashMap<String, f64> {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        [
-            ("events_written_total", get(&self.events)),
-            ("files_written_total", get(&self.files)),
-            ("bytes_written_total", get(&self.bytes)),
-            ("websocket_connections", get(&self.websocket_connections)),
-            ("current_ledger", get(&self.current_ledger)),
-            ("errors_total", get(&self.errors)),
-            ("current_inflight", get(&self.inflight)),
-            ("max_inflight", get(&self.max_inflight)),
-            ("pipeline_latency_seconds", get(&self.latency_seconds)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        let mut beat = self.common.heartbeat();
+        beat.extend(
+            [
+                ("events_written_total", get(&self.events)),
+                ("files_written_total", get(&self.files)),
+                ("bytes_written_total", get(&self.bytes)),
+                ("websocket_connections", get(&self.websocket_connections)),
+                ("pipeline_latency_seconds", get(&self.latency_seconds)),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
+        beat
     }
 }
 
@@ -61,7 +56,7 @@ impl SinkStats {
             n => n.into(),
         };
         serde_json::json!({
-            "cursor": some(&self.current_ledger),
+            "cursor": some(&self.common.current_ledger),
             "ledger": some(&self.received_ledger),
             "events": self.events.load(Ordering::Relaxed),
             "events_by_type": *self.by_type.lock(),

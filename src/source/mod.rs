@@ -154,10 +154,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // Before anything records a metric.
     install_metrics();
     let stats = Arc::new(SourceStats::default());
-    stats.max_inflight.store(
-        u64::from(settings.max_inflight),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    stats.common.set_max_inflight(settings.max_inflight);
     let backend = Arc::new(Backend::open(config, stats.clone()).await?);
     let service = Arc::new(SourceService::new(
         backend.clone(),

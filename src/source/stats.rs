@@ -4,23 +4,20 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::telemetry::RoleCounters;
+
 /// Source counters.
 #[derive(Default)]
 pub struct SourceStats {
     /// Ledgers sent to consumers.
     pub ledgers: AtomicU64,
-    /// Highest ledger sent.
-    pub current_ledger: AtomicU64,
+    /// Highest ledger sent, errors returned to consumers, and ledgers
+    /// (or objects) read but not yet sent.
+    pub common: RoleCounters,
     /// Bytes read from storage or RPC.
     pub bytes_read: AtomicU64,
-    /// Errors returned to consumers.
-    pub errors: AtomicU64,
     /// Ledgers skipped under `--on-error skip`.
     pub skipped: AtomicU64,
-    /// Ledgers decoded but not yet sent.
-    pub inflight: AtomicU64,
-    /// Capacity reported for flow control.
-    pub max_inflight: AtomicU64,
 }
 
 impl SourceStats {
@@ -33,8 +30,7 @@ impl SourceStats {
     /// XDR in all (an object passed on as stored).
     pub fn sent_many(&self, last: u32, count: u64, xdr_bytes: usize) {
         self.ledgers.fetch_add(count, Ordering::Relaxed);
-        self.current_ledger
-            .fetch_max(u64::from(last), Ordering::Relaxed);
+        self.common.reached(last);
         metrics::counter!("stellarflow_source_ledgers_total").increment(count);
         metrics::counter!("stellarflow_source_xdr_bytes_total").increment(xdr_bytes as u64);
         metrics::gauge!("stellarflow_source_current_ledger").set(f64::from(last));
@@ -48,7 +44,7 @@ impl SourceStats {
 
     /// Counts an error.
     pub fn error(&self) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.common.count_error();
         metrics::counter!("stellarflow_source_errors_total").increment(1);
     }
 
@@ -60,34 +56,22 @@ impl SourceStats {
 
     /// Adjusts the in-flight count.
     pub fn inflight(&self, delta: i64) {
-        let now = if delta >= 0 {
-            self.inflight.fetch_add(delta as u64, Ordering::Relaxed) + delta as u64
-        } else {
-            let d = delta.unsigned_abs();
-            self.inflight
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                    Some(v.saturating_sub(d))
-                })
-                .unwrap_or(0)
-                .saturating_sub(d)
-        };
+        let now = self.common.add_inflight(delta);
         metrics::gauge!("stellarflow_source_inflight").set(now as f64);
     }
 
     /// The heartbeat metrics (issue 3's names).
     pub fn heartbeat(&self) -> HashMap<String, f64> {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        [
-            ("ledgers_processed_total", get(&self.ledgers)),
-            ("current_ledger", get(&self.current_ledger)),
-            ("bytes_read_total", get(&self.bytes_read)),
-            ("errors_total", get(&self.errors)),
-            ("ledgers_skipped_total", get(&self.skipped)),
-            ("current_inflight", get(&self.inflight)),
-            ("max_inflight", get(&self.max_inflight)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        let mut beat = self.common.heartbeat();
+        beat.extend(
+            [
+                ("ledgers_processed_total", get(&self.ledgers)),
+                ("bytes_read_total", get(&self.bytes_read)),
+                ("ledgers_skipped_total", get(&self.skipped)),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
+        beat
     }
 }
