@@ -225,7 +225,7 @@ fn a_killed_processor_is_restarted_and_the_output_is_unchanged() {
     });
     std::thread::sleep(Duration::from_millis(1500));
     let victim = run.pid("processor").unwrap();
-    // SAFETY: sends SIGKILL to the processor child this test started.
+    // SIGKILL to the processor child this test started.
     nix::sys::signal::kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
     let out = wait_output(child, Duration::from_secs(180));
     let stderr = text(&out.stderr);
@@ -275,7 +275,7 @@ fn sigterm_stops_every_child_and_a_second_terminal_sees_the_pipeline() {
         },
     );
 
-    // SAFETY: SIGTERM to the pipeline process this test started.
+    // SIGTERM to the pipeline process this test started.
     nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let out = wait_output(child, Duration::from_secs(60));
     assert!(out.status.success(), "unclean stop:\n{}", text(&out.stderr));

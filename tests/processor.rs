@@ -343,8 +343,23 @@ async fn discovers_the_source_through_the_control_plane() {
     assert_eq!(served_ids(&batches), library_ids(6000, 10, 6000, 6009));
     // Both are registered with their roles, event types and endpoints, and
     // heartbeats carry the processor's counters.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let records = cp.registry.records();
+    let records = common::eventually(
+        "a processor heartbeat counting its 10 ledgers",
+        Duration::from_secs(10),
+        || {
+            let records = cp.registry.records();
+            let counted = records.iter().any(|r| {
+                r.info
+                    .as_ref()
+                    .is_some_and(|i| i.component_id == "ttp-arrow-processor")
+                    && r.status
+                        .as_ref()
+                        .is_some_and(|s| s.metrics.get("ledgers_processed_total") == Some(&10.0))
+            });
+            counted.then_some(records)
+        },
+    )
+    .await;
     let processor_record = records
         .iter()
         .find(|r| r.info.as_ref().unwrap().component_id == "ttp-arrow-processor")

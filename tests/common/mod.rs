@@ -41,6 +41,27 @@ pub fn free_port() -> u16 {
         .expect("no free port")
 }
 
+/// Polls `check` every 50 ms until it gives a value, and panics naming
+/// `what` after `timeout`: for conditions that become true (a heartbeat
+/// arrived), where a fixed sleep would fail on a slow machine.
+pub async fn eventually<T>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Says that the running test skips, and why, where the user sees it:
 /// straight to stderr, past the test harness's capture (which would hide
 /// `eprintln!` from a passing test).
