@@ -209,7 +209,8 @@ impl Started {
             .await;
         let router = services(crate::flight::server_builder().add_service(health_service));
         let stopped = self.handle.stop.clone().cancelled_owned();
-        let task = crate::flight::serve_flight_grpc(listener, router, stopped);
-        self.handle.add_task(task);
+        self.handle
+            .tasks
+            .spawn(crate::flight::serve_flight_grpc(listener, router, stopped));
     }
 }

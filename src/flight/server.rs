@@ -242,19 +242,18 @@ pub async fn bind_flight(addr: &str) -> anyhow::Result<(tokio::net::TcpListener,
     Ok((listener, local))
 }
 
-/// Serves a prepared tonic router on a bound listener until `shutdown`.
-pub fn serve_flight_grpc(
+/// Serves a prepared tonic router on a bound listener until `shutdown`
+/// (the caller spawns it where it tracks its tasks).
+pub async fn serve_flight_grpc(
     listener: tokio::net::TcpListener,
     router: tonic::transport::server::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        if let Err(e) = router
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "gRPC server stopped");
-        }
-    })
+) {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    if let Err(e) = router
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "gRPC server stopped");
+    }
 }

@@ -294,16 +294,13 @@ impl Controller {
         Ok(())
     }
 
+    /// Runs until `start`'s cancellation wrapper drops it.
     async fn heartbeat_loop(self) {
-        let stop = self.inner.stop.clone();
         let mut ticker = tokio::time::interval(self.inner.config.heartbeat_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.cancelled() => return,
-            }
+            ticker.tick().await;
             if self.is_registered() {
                 match self.heartbeat().await {
                     Ok(()) => metrics::counter!("flowctl_heartbeats_sent_total").increment(1),
@@ -324,32 +321,25 @@ impl Controller {
         }
     }
 
+    /// Runs until `start`'s cancellation wrapper drops it (or the control
+    /// plane has no flow-control stream).
     async fn flow_loop(self) {
-        let stop = self.inner.stop.clone();
         let retry = self.inner.config.heartbeat_interval;
         loop {
             let mut ext = self.inner.ext.clone();
             match ext.watch_flow_control(()).await {
                 Ok(response) => {
                     let mut stream = response.into_inner();
-                    loop {
-                        tokio::select! {
-                            message = stream.message() => match message {
-                                Ok(Some(signal)) => {
-                                    let signal = FlowSignal {
-                                        backpressure_active: signal.backpressure_active,
-                                        throttle_rate: signal.throttle_rate.clamp(0.0, 1.0),
-                                        global_load: signal.global_load,
-                                    };
-                                    metrics::gauge!("flowctl_throttle_rate").set(signal.throttle_rate);
-                                    metrics::gauge!("flowctl_backpressure_active")
-                                        .set(if signal.backpressure_active { 1.0 } else { 0.0 });
-                                    self.inner.flow.send_replace(signal);
-                                }
-                                _ => break,
-                            },
-                            _ = stop.cancelled() => return,
-                        }
+                    while let Ok(Some(signal)) = stream.message().await {
+                        let signal = FlowSignal {
+                            backpressure_active: signal.backpressure_active,
+                            throttle_rate: signal.throttle_rate.clamp(0.0, 1.0),
+                            global_load: signal.global_load,
+                        };
+                        metrics::gauge!("flowctl_throttle_rate").set(signal.throttle_rate);
+                        metrics::gauge!("flowctl_backpressure_active")
+                            .set(if signal.backpressure_active { 1.0 } else { 0.0 });
+                        self.inner.flow.send_replace(signal);
                     }
                 }
                 // A plain flowctl has no flow-control stream: run unthrottled.
@@ -358,10 +348,7 @@ impl Controller {
             }
             // The control plane went away: do not stay throttled on stale advice.
             self.inner.flow.send_replace(FlowSignal::default());
-            tokio::select! {
-                _ = tokio::time::sleep(retry) => {}
-                _ = stop.cancelled() => return,
-            }
+            tokio::time::sleep(retry).await;
         }
     }
 }
