@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stellarflow::cli::{Cli, Command, ConfigAction};
-use stellarflow::config::{Config, ConfigError, Role};
+use stellarflow::config::{Config, ConfigError, LogFormat, Role};
 use stellarflow::telemetry::init_logging;
 
 fn main() -> ExitCode {
@@ -34,35 +34,35 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 
 fn with_logging(config: Result<Config, ConfigError>) -> anyhow::Result<Config> {
     let config = config?;
-    init_logging(&config.settings.log.format, &config.settings.log.level);
+    init_logging(config.settings.log.format, &config.settings.log.level);
     Ok(config)
 }
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Controlplane(args) => {
-            let config = with_logging(args.common.load(Role::Controlplane, args.flags()))?;
+            let config = with_logging(args.load(Role::Controlplane))?;
             stellarflow::controlplane::run(config).await?;
         }
         Command::Source(args) => {
-            let config = with_logging(args.common.load(Role::Source, args.flags()))?;
+            let config = with_logging(args.load(Role::Source))?;
             stellarflow::source::run(config).await?;
         }
         Command::Process(args) => {
-            let config = with_logging(args.common.load(Role::Processor, args.flags()))?;
+            let config = with_logging(args.load(Role::Processor))?;
             stellarflow::processor::run(config).await?;
         }
         Command::Sink(args) => {
-            let config = with_logging(args.common.load(Role::Sink, args.flags()))?;
+            let config = with_logging(args.load(Role::Sink))?;
             stellarflow::sink::run(config).await?;
         }
         Command::Pipeline(args) => return stellarflow::pipeline::run(args).await,
         Command::Generate(args) => {
-            init_logging("text", "info");
+            init_logging(LogFormat::Text, "info");
             tokio::task::block_in_place(|| stellarflow::generate::run(&args))?
         }
         Command::Bench(args) => {
-            stellarflow::telemetry::init_logging("text", "warn");
+            init_logging(LogFormat::Text, "warn");
             stellarflow::bench::run(args).await?
         }
         Command::Config(args) => match args.action {
@@ -74,7 +74,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                         show.role
                     ))
                 })?;
-                let config = show.common.load(role, Vec::new())?;
+                let config = show.layers.load(role)?;
                 match show.format.as_str() {
                     "json" => println!("{}", config.render_json()),
                     "text" => print!("{}", config.render()),

@@ -1,13 +1,14 @@
-//! The configuration layers in precedence order: profile file, `--config`
-//! file, global env, component env, flags. (Defaults come from the settings
-//! table.) Each entry keeps the exact name the user wrote, so an error can
-//! point at the variable, flag or key that holds the bad value.
+//! The configuration layers in precedence order: defaults, profile file,
+//! `--config` file, global env, component env, flags. Each layer is a figment
+//! provider whose metadata records its [`Origin`]; figment merges them, and
+//! the metadata of the value that won is what `config show` prints and what
+//! an error names (the variable, flag or key that holds the bad value).
 
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Format, Toml, Yaml};
-use figment::value::{Dict, Value};
-use figment::{Profile, Provider};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider, Source};
 
 use super::settings::{find, Setting, SETTINGS};
 use super::{ConfigError, LoadOptions, Role};
@@ -25,6 +26,45 @@ pub enum Origin {
     Env(String),
     /// A command-line flag.
     Flag(String),
+}
+
+impl Origin {
+    /// How figment's metadata carries the origin (see [`Origin::of`]).
+    fn metadata(&self) -> Metadata {
+        let tag = match self {
+            Origin::Default => "default".to_string(),
+            Origin::Profile(name) => format!("profile:{name}"),
+            Origin::File(path) => format!("file:{}", path.display()),
+            Origin::Env(name) => format!("env:{name}"),
+            Origin::Flag(flag) => format!("flag:{flag}"),
+        };
+        Metadata::named(self.to_string()).source(Source::Custom(tag))
+    }
+
+    /// The origin recorded in the metadata of a layer made here.
+    pub(super) fn of(metadata: &Metadata) -> Origin {
+        let Some(Source::Custom(tag)) = &metadata.source else {
+            return Origin::Default;
+        };
+        match tag.split_once(':') {
+            Some(("profile", name)) => Origin::Profile(name.into()),
+            Some(("file", path)) => Origin::File(path.into()),
+            Some(("env", name)) => Origin::Env(name.into()),
+            Some(("flag", flag)) => Origin::Flag(flag.into()),
+            _ => Origin::Default,
+        }
+    }
+
+    /// How an error names the value at `key` that came from here.
+    pub(super) fn name_for(&self, key: &str) -> String {
+        match self {
+            Origin::Default => key.to_string(),
+            Origin::Profile(name) => format!("{key} (in profile {name})"),
+            Origin::File(path) => format!("{key} (in {})", path.display()),
+            Origin::Env(name) => name.clone(),
+            Origin::Flag(flag) => flag.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for Origin {
@@ -45,38 +85,70 @@ pub struct FlagValue {
     /// Dotted setting key.
     pub key: &'static str,
     /// The flag as the user typed it, e.g. `--grpc-addr`.
-    pub flag: &'static str,
+    pub flag: String,
     /// Raw value (a string, or an array for repeatable flags).
     pub value: Value,
 }
 
 impl FlagValue {
     /// A single-valued flag.
-    pub fn new(key: &'static str, flag: &'static str, value: impl Into<String>) -> Self {
+    pub fn new(key: &'static str, flag: impl Into<String>, value: impl Into<String>) -> Self {
         FlagValue {
             key,
-            flag,
+            flag: flag.into(),
             value: Value::from(value.into()),
         }
     }
 
     /// A repeatable flag.
-    pub fn list(key: &'static str, flag: &'static str, values: &[String]) -> Self {
+    pub fn list(key: &'static str, flag: impl Into<String>, values: &[String]) -> Self {
         FlagValue {
             key,
-            flag,
+            flag: flag.into(),
             value: Value::from(values.to_vec()),
         }
     }
 }
 
-/// One raw value from one layer.
-pub(super) struct Entry {
-    pub setting: &'static Setting,
-    pub value: Value,
-    pub origin: Origin,
-    /// How to name it in an error: env var, flag, or `key (in FILE)`.
-    pub name: String,
+/// One layer: values keyed `section -> name`, and where they came from.
+struct Layer {
+    origin: Origin,
+    values: Dict,
+}
+
+impl Layer {
+    fn new(origin: Origin) -> Self {
+        Layer {
+            origin,
+            values: Dict::new(),
+        }
+    }
+
+    fn set(&mut self, setting: &Setting, value: Value) {
+        let section = self
+            .values
+            .entry(setting.section().to_string())
+            .or_insert_with(|| Value::from(Dict::new()));
+        if let Value::Dict(_, names) = section {
+            names.insert(setting.name().to_string(), value);
+        }
+    }
+
+    fn one(origin: Origin, setting: &Setting, value: Value) -> Self {
+        let mut layer = Layer::new(origin);
+        layer.set(setting, value);
+        layer
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        self.origin.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
 }
 
 /// Built-in profiles, used when `./profiles/<name>.toml` does not exist.
@@ -95,27 +167,33 @@ pub fn builtin_profiles() -> Vec<&'static str> {
     BUILTIN_PROFILES.iter().map(|(name, _)| *name).collect()
 }
 
-/// Collects every layer's entries in precedence order (later wins).
-pub(super) fn collect(role: Role, options: &LoadOptions<'_>) -> Result<Vec<Entry>, ConfigError> {
-    let mut entries = Vec::new();
+/// Merges every layer in precedence order (later wins).
+pub(super) fn merge(role: Role, options: &LoadOptions<'_>) -> Result<Figment, ConfigError> {
+    let mut defaults = Layer::new(Origin::Default);
+    for setting in SETTINGS {
+        if let Some(default) = setting.default {
+            defaults.set(setting, Value::from(default.to_string()));
+        }
+    }
+    let mut figment = Figment::from(defaults);
     if let Some(profile) = &options.profile {
         let (text, path) = profile_text(profile)?;
-        let origin = Origin::Profile(profile.clone());
         let context = format!("profile {profile} ({path})");
-        entries.extend(file_entries(
-            &parse_toml(&text, &context)?,
-            &origin,
+        let dict = parse_toml(&text, &context)?;
+        figment = figment.merge(file_layer(
+            &dict,
+            Origin::Profile(profile.clone()),
             &context,
         )?);
     }
     if let Some(file) = &options.file {
         let dict = parse_file(file)?;
         let context = file.display().to_string();
-        entries.extend(file_entries(&dict, &Origin::File(file.clone()), &context)?);
+        figment = figment.merge(file_layer(&dict, Origin::File(file.clone()), &context)?);
     }
     for setting in SETTINGS {
         if let Some(env) = setting.env {
-            push_env(&mut entries, setting, env, options);
+            figment = merge_env(figment, setting, env, options);
         }
     }
     for setting in SETTINGS {
@@ -124,36 +202,26 @@ pub(super) fn collect(role: Role, options: &LoadOptions<'_>) -> Result<Vec<Entry
             _ => Some(role),
         };
         if let Some(env) = owner.and_then(|owner| setting.component_env(owner)) {
-            push_env(&mut entries, setting, &env, options);
+            figment = merge_env(figment, setting, &env, options);
         }
     }
     for flag in &options.flags {
         let setting = find(flag.key).ok_or_else(|| {
             ConfigError(format!("internal: flag {} maps to no setting", flag.flag))
         })?;
-        entries.push(Entry {
-            setting,
-            value: flag.value.clone(),
-            origin: Origin::Flag(flag.flag.to_string()),
-            name: flag.flag.to_string(),
-        });
+        let origin = Origin::Flag(flag.flag.clone());
+        figment = figment.merge(Layer::one(origin, setting, flag.value.clone()));
     }
-    Ok(entries)
+    Ok(figment)
 }
 
-fn push_env(
-    entries: &mut Vec<Entry>,
-    setting: &'static Setting,
-    env: &str,
-    options: &LoadOptions<'_>,
-) {
-    if let Some(value) = (options.env)(env) {
-        entries.push(Entry {
-            setting,
-            value: Value::from(value),
-            origin: Origin::Env(env.to_string()),
-            name: env.to_string(),
-        });
+fn merge_env(figment: Figment, setting: &Setting, env: &str, options: &LoadOptions<'_>) -> Figment {
+    match (options.env)(env) {
+        Some(value) => {
+            let origin = Origin::Env(env.to_string());
+            figment.merge(Layer::one(origin, setting, Value::from(value)))
+        }
+        None => figment,
     }
 }
 
@@ -212,9 +280,9 @@ fn to_dict(
     Ok(data.remove(&Profile::Default).unwrap_or_default())
 }
 
-/// Flattens `[section] name = value` into entries, refusing unknown keys.
-fn file_entries(dict: &Dict, origin: &Origin, context: &str) -> Result<Vec<Entry>, ConfigError> {
-    let mut entries = Vec::new();
+/// A file's `[section] name = value` as a layer, refusing unknown keys.
+fn file_layer(dict: &Dict, origin: Origin, context: &str) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::new(origin);
     for (section, value) in dict {
         let Value::Dict(_, names) = value else {
             return Err(ConfigError(format!(
@@ -224,15 +292,10 @@ fn file_entries(dict: &Dict, origin: &Origin, context: &str) -> Result<Vec<Entry
         for (name, value) in names {
             let key = format!("{section}.{name}");
             let setting = find(&key).ok_or_else(|| unknown_key(&key, section, context))?;
-            entries.push(Entry {
-                setting,
-                value: value.clone(),
-                origin: origin.clone(),
-                name: format!("{key} (in {context})"),
-            });
+            layer.set(setting, value.clone());
         }
     }
-    Ok(entries)
+    Ok(layer)
 }
 
 fn unknown_key(key: &str, section: &str, context: &str) -> ConfigError {

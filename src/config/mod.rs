@@ -11,11 +11,14 @@ mod validate;
 
 pub use layers::{builtin_profiles, FlagValue, Origin};
 pub use reference::{env_names, markdown as reference_markdown};
-pub use settings::{find as find_setting, Kind, Setting, SETTINGS};
-pub use typed::*;
-pub use validate::{is_endpoint, is_host_port, parse_bool, parse_duration};
+pub use settings::{on, Kind, Setting, SETTINGS};
+pub use settings::{
+    ControlplaneSettings, FlowControlSettings, FlowctlSettings, LogSettings, MonitoringSettings,
+    PipelineSettings, PoolSettings, ProcessorSettings, Settings, SinkSettings, SourceSettings,
+};
+pub use typed::{Decoder, ExtractKind, LogFormat, OnError, Serving, TtpMode};
+pub use validate::parse_duration;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use figment::value::Value;
@@ -185,25 +188,19 @@ impl Config {
 
 /// Loads, merges and validates the configuration of `role`.
 pub fn load(role: Role, options: LoadOptions<'_>) -> Result<Config, ConfigError> {
-    let mut merged: BTreeMap<&'static str, (Value, Origin, String)> = BTreeMap::new();
-    for entry in layers::collect(role, &options)? {
-        merged.insert(entry.setting.key, (entry.value, entry.origin, entry.name));
-    }
+    let figment = layers::merge(role, &options)?;
     let mut resolved = Vec::with_capacity(SETTINGS.len());
     for setting in SETTINGS {
-        let (value, origin) = match merged.remove(setting.key) {
-            Some((raw, origin, name)) => {
-                let value = validate::normalise(setting, &raw, &name)?;
+        let (value, origin) = match figment.find_value(setting.key) {
+            Ok(raw) => {
+                let origin = figment
+                    .get_metadata(raw.tag())
+                    .map(Origin::of)
+                    .unwrap_or(Origin::Default);
+                let value = validate::normalise(setting, &raw, &origin.name_for(setting.key))?;
                 (value, origin)
             }
-            None => match setting.default {
-                Some(default) => {
-                    let raw = Value::from(default.to_string());
-                    let value = validate::normalise(setting, &raw, setting.key)?;
-                    (value, Origin::Default)
-                }
-                None => (None, Origin::Default),
-            },
+            Err(_) => (None, Origin::Default),
         };
         resolved.push(Resolved {
             setting,

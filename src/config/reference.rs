@@ -77,7 +77,7 @@ pub fn markdown() -> String {
             },
             default,
             setting.kind.allowed().replace('|', "\\|"),
-            setting.help.replace('|', "\\|"),
+            setting.help().replace('|', "\\|"),
         ));
     }
     out

@@ -1,7 +1,15 @@
-//! The table of every setting stellarflow knows: its key, environment name,
-//! kind, default and help. Env names, validation, `config show` and typed
-//! extraction are all driven from this one table so they cannot drift apart.
+//! Every setting stellarflow knows, defined once. Each field below is one
+//! setting: its doc comment is the help text, then its Rust type, what it
+//! accepts, its default, its global environment name and which commands take
+//! it as a flag. From that one definition come the typed section structs the
+//! roles read, the table that drives validation, environment names, flags,
+//! `config show` and `config reference`. Adding a setting is adding a field.
 
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::typed::{setting, Decoder, ExtractKind, LogFormat, OnError, TtpMode};
 use super::Role;
 
 /// What values a setting accepts; validation and normalisation follow from it.
@@ -59,6 +67,28 @@ impl Kind {
     }
 }
 
+/// Which commands take a setting as a flag: a bit set over the commands.
+pub mod on {
+    /// Never a flag (file and environment only).
+    pub const NONE: u8 = 0;
+    /// `stellarflow controlplane`.
+    pub const CONTROLPLANE: u8 = 1;
+    /// `stellarflow source`.
+    pub const SOURCE: u8 = 1 << 1;
+    /// `stellarflow process`.
+    pub const PROCESS: u8 = 1 << 2;
+    /// `stellarflow sink`.
+    pub const SINK: u8 = 1 << 3;
+    /// `stellarflow pipeline`.
+    pub const PIPELINE: u8 = 1 << 4;
+    /// `stellarflow config show`.
+    pub const SHOW: u8 = 1 << 5;
+    /// The three data roles.
+    pub const DATA: u8 = SOURCE | PROCESS | SINK;
+    /// Every command that loads a configuration.
+    pub const ALL: u8 = CONTROLPLANE | DATA | PIPELINE | SHOW;
+}
+
 /// One configurable value.
 #[derive(Debug, Clone, Copy)]
 pub struct Setting {
@@ -70,11 +100,20 @@ pub struct Setting {
     pub kind: Kind,
     /// Built-in default; `None` means unset.
     pub default: Option<&'static str>,
-    /// One line for `config show` and the README.
-    pub help: &'static str,
+    /// The field's doc comment, as written (see [`Setting::help`]).
+    pub doc: &'static str,
+    /// Commands that take it as a flag (bits of [`on`]).
+    pub commands: u8,
+    /// The flag's name when it is not the key's name with dashes.
+    pub flag_name: Option<&'static str>,
 }
 
 impl Setting {
+    /// One line for `config show`, `--help` and the README.
+    pub fn help(&self) -> &'static str {
+        self.doc.trim()
+    }
+
     /// The section part of the key (`flowctl` in `flowctl.endpoint`).
     pub fn section(&self) -> &'static str {
         self.key.split('.').next().unwrap_or(self.key)
@@ -83,6 +122,13 @@ impl Setting {
     /// The name part of the key (`endpoint` in `flowctl.endpoint`).
     pub fn name(&self) -> &'static str {
         self.key.split_once('.').map(|(_, n)| n).unwrap_or(self.key)
+    }
+
+    /// The flag without its dashes: `flight-addr` for `source.flight_addr`.
+    pub fn flag(&self) -> String {
+        self.flag_name
+            .map(str::to_string)
+            .unwrap_or_else(|| self.name().replace('_', "-"))
     }
 
     /// Whether the setting is shared by all roles (overridable per component).
@@ -125,176 +171,296 @@ pub const GLOBAL_SECTIONS: &[&str] = &[
     "log",
 ];
 
-const fn s(
-    key: &'static str,
-    env: Option<&'static str>,
-    kind: Kind,
-    default: Option<&'static str>,
-    help: &'static str,
-) -> Setting {
-    Setting {
-        key,
-        env,
-        kind,
-        default,
-        help,
-    }
+/// `Some` of an optional macro argument, or `None` when it was left out.
+macro_rules! maybe {
+    () => {
+        None
+    };
+    ($value:literal) => {
+        Some($value)
+    };
+}
+
+/// Defines the sections: each field becomes a typed struct field and a row
+/// of [`SETTINGS`], so the two cannot disagree.
+macro_rules! sections {
+    ($(
+        $(#[doc = $section_doc:literal])*
+        $section:ident: $Struct:ident {
+            $(
+                $(#[doc = $doc:literal])+
+                $name:ident: $ty:ty, $kind:expr
+                $(, default $default:literal)?
+                $(, env $env:literal)?
+                , on $commands:expr
+                $(, flag $flag:literal)?;
+            )+
+        }
+    )+) => {
+        $(
+            $(#[doc = $section_doc])*
+            #[derive(Debug, Clone, Deserialize)]
+            pub struct $Struct {
+                $(
+                    $(#[doc = $doc])+
+                    #[serde(deserialize_with = "setting")]
+                    pub $name: $ty,
+                )+
+            }
+        )+
+
+        /// Every section of the configuration, typed.
+        #[derive(Debug, Clone, Deserialize)]
+        pub struct Settings {
+            $(
+                $(#[doc = $section_doc])*
+                pub $section: $Struct,
+            )+
+        }
+
+        /// Every setting, grouped by section, in definition order.
+        pub const SETTINGS: &[Setting] = &[
+            $($(
+                Setting {
+                    key: concat!(stringify!($section), ".", stringify!($name)),
+                    env: maybe!($($env)?),
+                    kind: $kind,
+                    default: maybe!($($default)?),
+                    doc: concat!($($doc),+),
+                    commands: $commands,
+                    flag_name: maybe!($($flag)?),
+                },
+            )+)+
+        ];
+    };
 }
 
 const DEPTH: Kind = Kind::Int { min: 1, max: 4096 };
+const INFLIGHT: Kind = Kind::Int {
+    min: 1,
+    max: 100_000,
+};
 
-/// Every setting, grouped by section.
-#[rustfmt::skip]
-pub const SETTINGS: &[Setting] = &[
-    // --- flowctl client (every role) ---
-    s("flowctl.enabled", Some("ENABLE_FLOWCTL"), Kind::Bool, Some("false"),
-      "register with a control plane, heartbeat and discover peers"),
-    s("flowctl.endpoint", Some("FLOWCTL_ENDPOINT"), Kind::Endpoint, Some("127.0.0.1:8080"),
-      "control-plane gRPC endpoint"),
-    s("flowctl.heartbeat_interval", Some("FLOWCTL_HEARTBEAT_INTERVAL"), Kind::Duration, Some("10s"),
-      "how often a role sends its heartbeat and metrics"),
-    s("flowctl.discovery_interval", Some("FLOWCTL_DISCOVERY_INTERVAL"), Kind::Duration, Some("30s"),
-      "polling interval for discovery against a control plane without WatchServices"),
-    s("flowctl.service_id", Some("FLOWCTL_SERVICE_ID"), Kind::Text, None,
-      "register under this service id instead of a generated one"),
-    s("flowctl.component_id", Some("FLOWCTL_COMPONENT_ID"), Kind::Text, None,
-      "component id reported at registration (defaults to the role's component id)"),
-    s("flowctl.advertise_host", Some("FLOWCTL_ADVERTISE_HOST"), Kind::Text, None,
-      "host other roles use to reach this one (default: the bind host, or this machine's hostname when bound to 0.0.0.0)"),
-    s("flowctl.auth_token", Some("FLOWCTL_AUTH_TOKEN"), Kind::Secret, None,
-      "bearer token: required by the control plane, sent by clients"),
-    s("flowctl.ca_cert", Some("FLOWCTL_CA_CERT"), Kind::Text, None,
-      "PEM CA bundle clients use to verify an https:// control plane"),
-    s("flowctl.client_cert", Some("FLOWCTL_CLIENT_CERT"), Kind::Text, None,
-      "PEM client certificate for mutual TLS"),
-    s("flowctl.client_key", Some("FLOWCTL_CLIENT_KEY"), Kind::Text, None,
-      "PEM client key for mutual TLS"),
-    s("connection_pool.max_connections", Some("CONNECTION_POOL_MAX_CONNECTIONS"),
-      Kind::Int { min: 1, max: 50 }, Some("10"),
-      "maximum connections per endpoint (PostgreSQL sink, upstream clients)"),
-    s("connection_pool.min_connections", Some("CONNECTION_POOL_MIN_CONNECTIONS"),
-      Kind::Int { min: 1, max: 10 }, Some("2"),
-      "connections kept open per endpoint"),
-    s("connection_pool.idle_timeout", Some("CONNECTION_POOL_IDLE_TIMEOUT"), Kind::Duration, Some("5m"),
-      "idle connections are closed after this long"),
-    s("monitoring.interval", Some("MONITORING_INTERVAL"), Kind::Duration, Some("5s"),
-      "interval of progress log lines and pipeline monitoring"),
-    s("flow_control.backpressure_threshold", Some("FLOW_CONTROL_BACKPRESSURE_THRESHOLD"),
-      Kind::Float { min: 0.0, max: 1.0 }, Some("0.8"),
-      "global load at which backpressure turns on"),
-    s("flow_control.recovery_threshold", Some("FLOW_CONTROL_RECOVERY_THRESHOLD"),
-      Kind::Float { min: 0.0, max: 1.0 }, Some("0.6"),
-      "global load below which backpressure turns off (must be below the backpressure threshold)"),
-    s("log.format", Some("LOG_FORMAT"), Kind::Enum(&["text", "json"]), Some("text"),
-      "log line format"),
-    s("log.level", Some("LOG_LEVEL"), Kind::Text, Some("info"),
-      "log filter (error, warn, info, debug, trace or a tracing filter)"),
-    // --- control plane ---
-    s("controlplane.grpc_addr", None, Kind::Addr, Some("127.0.0.1:8080"),
-      "gRPC listen address (flowctl.ControlPlane, stellarflow.v1, grpc.health.v1)"),
-    s("controlplane.http_addr", None, Kind::Addr, Some("127.0.0.1:8081"),
-      "HTTP admin listen address (/health, /metrics, /api/*)"),
-    s("controlplane.ttl", None, Kind::Duration, Some("30s"),
-      "a service without a heartbeat for this long is unhealthy"),
-    s("controlplane.sweep_interval", None, Kind::Duration, Some("10s"),
-      "how often expiry is checked"),
-    s("controlplane.state_dir", None, Kind::Text, None,
-      "keep the registry here so a restarted control plane remembers services"),
-    s("controlplane.tls_cert", None, Kind::Text, None, "PEM server certificate (enables TLS)"),
-    s("controlplane.tls_key", None, Kind::Text, None, "PEM server key"),
-    s("controlplane.tls_client_ca", None, Kind::Text, None,
-      "PEM CA for client certificates (enables mutual TLS)"),
-    // --- source ---
-    s("source.flight_addr", None, Kind::Addr, Some("127.0.0.1:8815"), "Arrow Flight listen address"),
-    s("source.http_addr", None, Kind::Addr, Some("127.0.0.1:8088"), "HTTP listen address (/health, /metrics)"),
-    s("source.datalake", None, Kind::Text, None,
-      "data lake: a path, file://, s3://bucket/prefix or gs://bucket/prefix"),
-    s("source.rpc_url", None, Kind::Text, None, "Stellar RPC URL (instead of a data lake)"),
-    s("source.network", None, Kind::Text, None,
-      "pubnet, testnet, futurenet, standalone or a passphrase (checked against the lake)"),
-    s("source.prefetch", None, Kind::Int { min: 0, max: 512 }, Some("0"),
-      "objects fetched ahead in parallel (0 = 2 x cores, or 16 x cores when passed on compressed)"),
-    s("source.on_error", None, Kind::Enum(&["fail", "skip"]), Some("fail"),
-      "on a bad ledger: fail the stream, or skip it and record it in quarantine.jsonl"),
-    s("source.s3_anonymous", None, Kind::Bool, Some("false"), "read a public S3 bucket without credentials"),
-    s("source.s3_region", None, Kind::Text, None, "S3 region (default from AWS_REGION, else us-east-1)"),
-    s("source.s3_endpoint", None, Kind::Text, None, "S3-compatible endpoint URL"),
-    s("source.poll_interval", None, Kind::Duration, Some("1s"), "live mode: wait between looks for the next ledger"),
-    s("source.ledgers_per_batch", None, Kind::Int { min: 1, max: 1_000_000 }, Some("1"),
-      "lakes without .config.json: ledgers per object"),
-    s("source.batches_per_partition", None, Kind::Int { min: 1, max: 10_000_000 }, Some("64000"),
-      "lakes without .config.json: objects per partition"),
-    s("source.max_rate", None, Kind::Int { min: 0, max: 1_000_000 }, Some("0"),
-      "serve at most this many ledgers per second (0 = as fast as possible; replays, demos)"),
-    s("source.max_inflight", None, Kind::Int { min: 1, max: 100_000 }, Some("64"),
-      "ledgers in flight before the source waits (reported for flow control)"),
-    s("source.state_dir", None, Kind::Text, Some(".stellarflow/source"), "quarantine file location"),
-    s("source.xdr_depth", None, DEPTH, Some("500"), "XDR decoding depth limit"),
-    // --- processor ---
-    s("processor.flight_addr", None, Kind::Addr, Some("127.0.0.1:8816"), "Arrow Flight listen address"),
-    s("processor.http_addr", None, Kind::Addr, Some("127.0.0.1:8089"), "HTTP listen address (/health, /metrics)"),
-    s("processor.source_endpoint", None, Kind::Addr, None,
-      "source Flight address when discovery finds none (then 127.0.0.1:8815)"),
-    s("processor.kind", None, Kind::Enum(&["ttp", "contract-data"]), Some("ttp"),
-      "what to extract: token transfers or Soroban contract-data changes"),
-    s("processor.mode", None, Kind::Enum(&["auto", "unified", "derived"]), Some("auto"),
-      "TTP mode: CAP-67 events, derived from operations, or unified when every tx has V4 meta"),
-    s("processor.decoder", None, Kind::Enum(&["fast", "reference"]), Some("fast"),
-      "XDR decoder: read in place and decode only what the rules use, or decode fully with stellar-xdr"),
-    s("processor.network", None, Kind::Text, None,
-      "network name or passphrase (default: recognised from the ledgers' network id)"),
-    s("processor.verify", None, Kind::Bool, Some("false"),
-      "check every ledger's events against its balance changes; fail on a mismatch"),
-    s("processor.event_types", None, Kind::List, None, "keep only these event types (fee, transfer, mint, burn, clawback)"),
-    s("processor.assets", None, Kind::List, None, "keep only these assets (native or CODE:ISSUER)"),
-    s("processor.accounts", None, Kind::List, None, "keep only events from or to these addresses"),
-    s("processor.contracts", None, Kind::List, None, "keep only events of these contract addresses"),
-    s("processor.workers", None, Kind::Int { min: 0, max: 256 }, Some("0"),
-      "ledger batches decoded and extracted at once (0 = twice the cores)"),
-    s("processor.max_inflight", None, Kind::Int { min: 1, max: 100_000 }, Some("64"),
-      "ledgers in flight before the processor waits (reported for flow control)"),
-    s("processor.start", None, Kind::Ledger, None, "lowest ledger the processor serves"),
-    s("processor.end", None, Kind::Ledger, None, "highest ledger the processor serves"),
-    s("processor.state_dir", None, Kind::Text, Some(".stellarflow/processor"), "processor state"),
-    s("processor.xdr_depth", None, DEPTH, Some("500"), "XDR decoding depth limit"),
-    // --- sink ---
-    s("sink.flight_addr", None, Kind::Addr, Some("127.0.0.1:8817"), "Arrow Flight listen address"),
-    s("sink.http_addr", None, Kind::Addr, Some("127.0.0.1:8090"),
-      "HTTP listen address (/health, /metrics, /ws, /api/events, /api/analytics)"),
-    s("sink.processor_endpoint", None, Kind::Addr, None,
-      "processor Flight address when discovery finds none (then 127.0.0.1:8816)"),
-    s("sink.outputs", None, Kind::List, Some("parquet:./data"),
-      "outputs, KIND:TARGET: parquet:DIR, jsonl:DIR, csv:DIR, postgres:URL, websocket"),
-    s("sink.start", None, Kind::Ledger, None, "first ledger to write"),
-    s("sink.end", None, Kind::Ledger, None, "last ledger to write; absent = follow live"),
-    s("sink.state_dir", None, Kind::Text, Some(".stellarflow/sink"), "durable cursors live here"),
-    s("sink.row_group_rows", None, Kind::Int { min: 1024, max: 16_777_216 }, Some("131072"),
-      "Parquet row-group size"),
-    s("sink.rotate_rows", None, Kind::Int { min: 1, max: 1_000_000_000 }, Some("1000000"),
-      "start a new file after this many rows"),
-    s("sink.rotate_bytes", None, Kind::Int { min: 1024, max: 1_000_000_000_000 }, Some("268435456"),
-      "start a new file after about this many bytes"),
-    s("sink.flush_interval", None, Kind::Duration, Some("10s"),
-      "live mode: finalise files and commit at least this often"),
-    s("sink.postgres_table", None, Kind::Text, Some("token_transfers"), "PostgreSQL table name"),
-    s("sink.ws_queue", None, Kind::Int { min: 1, max: 1_000_000 }, Some("1024"),
-      "events queued per WebSocket client before it is disconnected as too slow"),
-    s("sink.recent_events", None, Kind::Int { min: 1, max: 1_000_000 }, Some("1000"),
-      "events kept for /api/events"),
-    s("sink.max_inflight", None, Kind::Int { min: 1, max: 100_000 }, Some("64"),
-      "ledgers in flight before the sink waits (reported for flow control)"),
-    // --- pipeline supervisor ---
-    s("pipeline.state_dir", None, Kind::Text, Some(".stellarflow"),
-      "pid files, ports, children's state and logs"),
-    s("pipeline.log_dir", None, Kind::Text, None, "also write one log file per role here"),
-    s("pipeline.shutdown_timeout", None, Kind::Duration, Some("10s"),
-      "grace period before children are killed"),
-    s("pipeline.start_timeout", None, Kind::Duration, Some("60s"),
-      "a child that is not healthy after this long stops the start-up"),
-    s("pipeline.restart_limit", None, Kind::Int { min: 0, max: 1000 }, Some("5"),
-      "restarts allowed per restart window before the pipeline fails"),
-    s("pipeline.restart_window", None, Kind::Duration, Some("60s"), "window for the restart limit"),
-];
+sections! {
+    /// `[flowctl]`: how every role talks to the control plane.
+    flowctl: FlowctlSettings {
+        /// register with a control plane, heartbeat and discover peers
+        enabled: bool, Kind::Bool, default "false", env "ENABLE_FLOWCTL", on on::NONE;
+        /// control-plane gRPC endpoint
+        endpoint: String, Kind::Endpoint, default "127.0.0.1:8080", env "FLOWCTL_ENDPOINT",
+            on on::DATA | on::PIPELINE, flag "flowctl-endpoint";
+        /// how often a role sends its heartbeat and metrics
+        heartbeat_interval: Duration, Kind::Duration, default "10s",
+            env "FLOWCTL_HEARTBEAT_INTERVAL", on on::DATA;
+        /// polling interval for discovery against a control plane without WatchServices
+        discovery_interval: Duration, Kind::Duration, default "30s",
+            env "FLOWCTL_DISCOVERY_INTERVAL", on on::NONE;
+        /// register under this service id instead of a generated one
+        service_id: Option<String>, Kind::Text, env "FLOWCTL_SERVICE_ID", on on::NONE;
+        /// component id reported at registration (defaults to the role's component id)
+        component_id: Option<String>, Kind::Text, env "FLOWCTL_COMPONENT_ID", on on::NONE;
+        /// host other roles use to reach this one (default: the bind host, or this
+        /// machine's hostname when bound to 0.0.0.0)
+        advertise_host: Option<String>, Kind::Text, env "FLOWCTL_ADVERTISE_HOST", on on::NONE;
+        /// bearer token: required by the control plane, sent by clients
+        auth_token: Option<String>, Kind::Secret, env "FLOWCTL_AUTH_TOKEN", on on::CONTROLPLANE;
+        /// PEM CA bundle clients use to verify an https:// control plane
+        ca_cert: Option<String>, Kind::Text, env "FLOWCTL_CA_CERT", on on::NONE;
+        /// PEM client certificate for mutual TLS
+        client_cert: Option<String>, Kind::Text, env "FLOWCTL_CLIENT_CERT", on on::NONE;
+        /// PEM client key for mutual TLS
+        client_key: Option<String>, Kind::Text, env "FLOWCTL_CLIENT_KEY", on on::NONE;
+    }
+    /// `[connection_pool]`: connections per endpoint.
+    connection_pool: PoolSettings {
+        /// maximum connections per endpoint (PostgreSQL sink, upstream clients)
+        max_connections: u32, Kind::Int { min: 1, max: 50 }, default "10",
+            env "CONNECTION_POOL_MAX_CONNECTIONS", on on::NONE;
+        /// connections kept open per endpoint
+        min_connections: u32, Kind::Int { min: 1, max: 10 }, default "2",
+            env "CONNECTION_POOL_MIN_CONNECTIONS", on on::NONE;
+        /// idle connections are closed after this long
+        idle_timeout: Duration, Kind::Duration, default "5m",
+            env "CONNECTION_POOL_IDLE_TIMEOUT", on on::NONE;
+    }
+    /// `[monitoring]`.
+    monitoring: MonitoringSettings {
+        /// interval of progress log lines and pipeline monitoring
+        interval: Duration, Kind::Duration, default "5s", env "MONITORING_INTERVAL", on on::NONE;
+    }
+    /// `[flow_control]`: backpressure thresholds.
+    flow_control: FlowControlSettings {
+        /// global load at which backpressure turns on
+        backpressure_threshold: f64, Kind::Float { min: 0.0, max: 1.0 }, default "0.8",
+            env "FLOW_CONTROL_BACKPRESSURE_THRESHOLD", on on::NONE;
+        /// global load below which backpressure turns off (must be below the
+        /// backpressure threshold)
+        recovery_threshold: f64, Kind::Float { min: 0.0, max: 1.0 }, default "0.6",
+            env "FLOW_CONTROL_RECOVERY_THRESHOLD", on on::NONE;
+    }
+    /// `[log]`.
+    log: LogSettings {
+        /// log line format
+        format: LogFormat, Kind::Enum(LogFormat::WORDS), default "text", env "LOG_FORMAT",
+            on on::ALL, flag "log-format";
+        /// log filter (error, warn, info, debug, trace or a tracing filter)
+        level: String, Kind::Text, default "info", env "LOG_LEVEL", on on::ALL, flag "log-level";
+    }
+    /// `[controlplane]`.
+    controlplane: ControlplaneSettings {
+        /// gRPC listen address (flowctl.ControlPlane, stellarflow.v1, grpc.health.v1)
+        grpc_addr: String, Kind::Addr, default "127.0.0.1:8080", on on::CONTROLPLANE;
+        /// HTTP admin listen address (/health, /metrics, /api/*)
+        http_addr: String, Kind::Addr, default "127.0.0.1:8081", on on::CONTROLPLANE;
+        /// a service without a heartbeat for this long is unhealthy
+        ttl: Duration, Kind::Duration, default "30s", on on::CONTROLPLANE;
+        /// how often expiry is checked
+        sweep_interval: Duration, Kind::Duration, default "10s", on on::CONTROLPLANE;
+        /// keep the registry here so a restarted control plane remembers services
+        state_dir: Option<String>, Kind::Text, on on::CONTROLPLANE;
+        /// PEM server certificate (enables TLS)
+        tls_cert: Option<String>, Kind::Text, on on::CONTROLPLANE;
+        /// PEM server key
+        tls_key: Option<String>, Kind::Text, on on::CONTROLPLANE;
+        /// PEM CA for client certificates (enables mutual TLS)
+        tls_client_ca: Option<String>, Kind::Text, on on::CONTROLPLANE;
+    }
+    /// `[source]`.
+    source: SourceSettings {
+        /// Arrow Flight listen address
+        flight_addr: String, Kind::Addr, default "127.0.0.1:8815", on on::SOURCE;
+        /// HTTP listen address (/health, /metrics)
+        http_addr: String, Kind::Addr, default "127.0.0.1:8088", on on::SOURCE;
+        /// data lake: a path, file://, s3://bucket/prefix or gs://bucket/prefix
+        datalake: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
+        /// Stellar RPC URL (instead of a data lake)
+        rpc_url: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
+        /// pubnet, testnet, futurenet, standalone or a passphrase (checked against the lake)
+        network: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
+        /// objects fetched ahead in parallel (0 = 2 x cores, or 16 x cores when passed on
+        /// compressed)
+        prefetch: u32, Kind::Int { min: 0, max: 512 }, default "0", on on::SOURCE;
+        /// on a bad ledger: fail the stream, or skip it and record it in quarantine.jsonl
+        on_error: OnError, Kind::Enum(OnError::WORDS), default "fail", on on::SOURCE;
+        /// read a public S3 bucket without credentials
+        s3_anonymous: bool, Kind::Bool, default "false", on on::SOURCE | on::PIPELINE;
+        /// S3 region (default from AWS_REGION, else us-east-1)
+        s3_region: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
+        /// S3-compatible endpoint URL
+        s3_endpoint: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
+        /// live mode: wait between looks for the next ledger
+        poll_interval: Duration, Kind::Duration, default "1s", on on::SOURCE;
+        /// lakes without .config.json: ledgers per object
+        ledgers_per_batch: u32, Kind::Int { min: 1, max: 1_000_000 }, default "1", on on::NONE;
+        /// lakes without .config.json: objects per partition
+        batches_per_partition: u32, Kind::Int { min: 1, max: 10_000_000 }, default "64000",
+            on on::NONE;
+        /// serve at most this many ledgers per second (0 = as fast as possible; replays,
+        /// demos)
+        max_rate: u32, Kind::Int { min: 0, max: 1_000_000 }, default "0",
+            on on::SOURCE | on::PIPELINE;
+        /// ledgers in flight before the source waits (reported for flow control)
+        max_inflight: u32, INFLIGHT, default "64", on on::SOURCE;
+        /// quarantine file location
+        state_dir: String, Kind::Text, default ".stellarflow/source", on on::SOURCE;
+        /// XDR decoding depth limit
+        xdr_depth: u32, DEPTH, default "500", on on::NONE;
+    }
+    /// `[processor]`.
+    processor: ProcessorSettings {
+        /// Arrow Flight listen address
+        flight_addr: String, Kind::Addr, default "127.0.0.1:8816", on on::PROCESS;
+        /// HTTP listen address (/health, /metrics)
+        http_addr: String, Kind::Addr, default "127.0.0.1:8089", on on::PROCESS;
+        /// source Flight address when discovery finds none (then 127.0.0.1:8815)
+        source_endpoint: Option<String>, Kind::Addr, on on::PROCESS;
+        /// what to extract: token transfers or Soroban contract-data changes
+        kind: ExtractKind, Kind::Enum(ExtractKind::WORDS), default "ttp",
+            on on::PROCESS | on::PIPELINE;
+        /// TTP mode: CAP-67 events, derived from operations, or unified when every tx has
+        /// V4 meta
+        mode: TtpMode, Kind::Enum(TtpMode::WORDS), default "auto", on on::PROCESS | on::PIPELINE;
+        /// XDR decoder: read in place and decode only what the rules use, or decode fully
+        /// with stellar-xdr
+        decoder: Decoder, Kind::Enum(Decoder::WORDS), default "fast", on on::PROCESS;
+        /// network name or passphrase (default: recognised from the ledgers' network id)
+        network: Option<String>, Kind::Text, on on::PROCESS;
+        /// check every ledger's events against its balance changes; fail on a mismatch
+        verify: bool, Kind::Bool, default "false", on on::PROCESS;
+        /// keep only these event types (fee, transfer, mint, burn, clawback)
+        event_types: Vec<String>, Kind::List, on on::PROCESS;
+        /// keep only these assets (native or CODE:ISSUER)
+        assets: Vec<String>, Kind::List, on on::PROCESS;
+        /// keep only events from or to these addresses
+        accounts: Vec<String>, Kind::List, on on::PROCESS;
+        /// keep only events of these contract addresses
+        contracts: Vec<String>, Kind::List, on on::PROCESS;
+        /// ledger batches decoded and extracted at once (0 = twice the cores)
+        workers: u32, Kind::Int { min: 0, max: 256 }, default "0", on on::PROCESS;
+        /// ledgers in flight before the processor waits (reported for flow control)
+        max_inflight: u32, INFLIGHT, default "64", on on::NONE;
+        /// lowest ledger the processor serves
+        start: Option<u32>, Kind::Ledger, on on::PROCESS;
+        /// highest ledger the processor serves
+        end: Option<u32>, Kind::Ledger, on on::PROCESS;
+        /// processor state
+        state_dir: String, Kind::Text, default ".stellarflow/processor", on on::PROCESS;
+        /// XDR decoding depth limit
+        xdr_depth: u32, DEPTH, default "500", on on::NONE;
+    }
+    /// `[sink]`.
+    sink: SinkSettings {
+        /// Arrow Flight listen address
+        flight_addr: String, Kind::Addr, default "127.0.0.1:8817", on on::SINK;
+        /// HTTP listen address (/health, /metrics, /ws, /api/events, /api/analytics)
+        http_addr: String, Kind::Addr, default "127.0.0.1:8090", on on::SINK;
+        /// processor Flight address when discovery finds none (then 127.0.0.1:8816)
+        processor_endpoint: Option<String>, Kind::Addr, on on::SINK;
+        /// outputs, KIND:TARGET: parquet:DIR, jsonl:DIR, csv:DIR, postgres:URL, websocket
+        outputs: Vec<String>, Kind::List, default "parquet:./data", on on::SINK | on::PIPELINE,
+            flag "output";
+        /// first ledger to write
+        start: Option<u32>, Kind::Ledger, on on::SINK | on::PIPELINE;
+        /// last ledger to write; absent = follow live
+        end: Option<u32>, Kind::Ledger, on on::SINK | on::PIPELINE;
+        /// durable cursors live here
+        state_dir: String, Kind::Text, default ".stellarflow/sink", on on::SINK;
+        /// Parquet row-group size
+        row_group_rows: u32, Kind::Int { min: 1024, max: 16_777_216 }, default "131072",
+            on on::SINK;
+        /// start a new file after this many rows
+        rotate_rows: u64, Kind::Int { min: 1, max: 1_000_000_000 }, default "1000000",
+            on on::SINK;
+        /// start a new file after about this many bytes
+        rotate_bytes: u64, Kind::Int { min: 1024, max: 1_000_000_000_000 }, default "268435456",
+            on on::SINK;
+        /// live mode: finalise files and commit at least this often
+        flush_interval: Duration, Kind::Duration, default "10s", on on::SINK;
+        /// PostgreSQL table name
+        postgres_table: String, Kind::Text, default "token_transfers", on on::SINK;
+        /// events queued per WebSocket client before it is disconnected as too slow
+        ws_queue: u32, Kind::Int { min: 1, max: 1_000_000 }, default "1024", on on::NONE;
+        /// events kept for /api/events
+        recent_events: u32, Kind::Int { min: 1, max: 1_000_000 }, default "1000", on on::NONE;
+        /// ledgers in flight before the sink waits (reported for flow control)
+        max_inflight: u32, INFLIGHT, default "64", on on::NONE;
+    }
+    /// `[pipeline]`: the supervisor.
+    pipeline: PipelineSettings {
+        /// pid files, ports, children's state and logs
+        state_dir: String, Kind::Text, default ".stellarflow", on on::PIPELINE;
+        /// also write one log file per role here
+        log_dir: Option<String>, Kind::Text, on on::PIPELINE;
+        /// grace period before children are killed
+        shutdown_timeout: Duration, Kind::Duration, default "10s", on on::PIPELINE;
+        /// a child that is not healthy after this long stops the start-up
+        start_timeout: Duration, Kind::Duration, default "60s", on on::NONE;
+        /// restarts allowed per restart window before the pipeline fails
+        restart_limit: u32, Kind::Int { min: 0, max: 1000 }, default "5", on on::NONE;
+        /// window for the restart limit
+        restart_window: Duration, Kind::Duration, default "60s", on on::NONE;
+    }
+}
 
 /// Looks a setting up by its dotted key.
 pub fn find(key: &str) -> Option<&'static Setting> {

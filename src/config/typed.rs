@@ -1,39 +1,17 @@
-//! Typed views of the resolved configuration, one struct per section, built
-//! with figment from the already validated values.
+//! Typed values: the enums settings hold, how each field type is read from a
+//! validated value, and the extraction of [`Settings`] from the resolved
+//! configuration. The section structs themselves are defined with their
+//! settings in `settings.rs`.
 
 use std::time::Duration;
 
 use figment::providers::Serialized;
-use figment::value::{Dict, Value};
+use figment::value::{Dict, Empty, Tag, Value};
 use figment::Figment;
 use serde::{Deserialize, Deserializer};
 
+use super::settings::{Kind, Settings};
 use super::{ConfigError, Resolved};
-
-/// All sections of the configuration.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    /// flowctl client settings (every role).
-    pub flowctl: FlowctlSettings,
-    /// Connection pool sizes.
-    pub connection_pool: PoolSettings,
-    /// Monitoring interval.
-    pub monitoring: MonitoringSettings,
-    /// Backpressure thresholds.
-    pub flow_control: FlowControlSettings,
-    /// Logging.
-    pub log: LogSettings,
-    /// The control plane.
-    pub controlplane: ControlplaneSettings,
-    /// The source role.
-    pub source: SourceSettings,
-    /// The processor role.
-    pub processor: ProcessorSettings,
-    /// The sink role.
-    pub sink: SinkSettings,
-    /// The supervisor.
-    pub pipeline: PipelineSettings,
-}
 
 /// What every serving role's section has: where it listens and its queue
 /// bound. Read through [`Settings::serving`], so the shared start-up needs
@@ -78,254 +56,150 @@ impl Settings {
     }
 }
 
-/// `[flowctl]`: how a role talks to the control plane.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FlowctlSettings {
-    /// Register, heartbeat and discover.
-    pub enabled: bool,
-    /// `host:port`, `:port` or `http(s)://host:port`.
-    pub endpoint: String,
-    /// Heartbeat period.
-    #[serde(deserialize_with = "duration")]
-    pub heartbeat_interval: Duration,
-    /// Discovery polling period against a plain flowctl.
-    #[serde(deserialize_with = "duration")]
-    pub discovery_interval: Duration,
-    /// Fixed service id.
-    pub service_id: Option<String>,
-    /// Component id override.
-    pub component_id: Option<String>,
-    /// Host advertised in `flight_endpoint` instead of the bind host.
-    pub advertise_host: Option<String>,
-    /// Bearer token.
-    pub auth_token: Option<String>,
-    /// CA bundle for https endpoints.
-    pub ca_cert: Option<String>,
-    /// Client certificate (mutual TLS).
-    pub client_cert: Option<String>,
-    /// Client key (mutual TLS).
-    pub client_key: Option<String>,
+/// One of a fixed set of words, as a setting's type: parsed once at load,
+/// matched exhaustively by the code that uses it.
+macro_rules! words {
+    ($(#[doc = $doc:literal])* $Enum:ident { $($(#[doc = $vdoc:literal])* $Variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+        pub enum $Enum {
+            $($(#[doc = $vdoc])* #[serde(rename = $word)] $Variant,)+
+        }
+
+        impl $Enum {
+            /// The words accepted, in order.
+            pub const WORDS: &'static [&'static str] = &[$($word),+];
+
+            /// The word as written in configuration.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($Enum::$Variant => $word,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $Enum {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl SettingType for $Enum {
+            fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Self::deserialize(d)
+            }
+        }
+    };
 }
 
-/// `[connection_pool]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PoolSettings {
-    /// Maximum connections per endpoint.
-    pub max_connections: u32,
-    /// Minimum connections per endpoint.
-    pub min_connections: u32,
-    /// Idle connection timeout.
-    #[serde(deserialize_with = "duration")]
-    pub idle_timeout: Duration,
+words! {
+    /// `log.format`.
+    LogFormat {
+        /// Human-readable lines.
+        Text = "text",
+        /// One JSON object per line.
+        Json = "json",
+    }
 }
 
-/// `[monitoring]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MonitoringSettings {
-    /// Progress and monitoring period.
-    #[serde(deserialize_with = "duration")]
-    pub interval: Duration,
+words! {
+    /// `source.on_error`: what a bad ledger does to the stream.
+    OnError {
+        /// Fail the stream.
+        Fail = "fail",
+        /// Skip it and record it in the quarantine file.
+        Skip = "skip",
+    }
 }
 
-/// `[flow_control]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FlowControlSettings {
-    /// Load that activates backpressure.
-    pub backpressure_threshold: f64,
-    /// Load that releases it.
-    pub recovery_threshold: f64,
+words! {
+    /// `processor.kind`: what the processor extracts.
+    ExtractKind {
+        /// Token transfers.
+        Ttp = "ttp",
+        /// Soroban contract-data changes.
+        ContractData = "contract-data",
+    }
 }
 
-/// `[log]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LogSettings {
-    /// `text` or `json`.
-    pub format: String,
-    /// tracing filter.
-    pub level: String,
+words! {
+    /// `processor.mode`: where token transfers come from.
+    TtpMode {
+        /// Unified when every transaction has V4 meta, derived otherwise.
+        Auto = "auto",
+        /// CAP-67 events.
+        Unified = "unified",
+        /// Derived from operations.
+        Derived = "derived",
+    }
 }
 
-/// `[controlplane]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ControlplaneSettings {
-    /// gRPC listen address.
-    pub grpc_addr: String,
-    /// HTTP admin listen address.
-    pub http_addr: String,
-    /// Health expiry.
-    #[serde(deserialize_with = "duration")]
-    pub ttl: Duration,
-    /// Expiry check period.
-    #[serde(deserialize_with = "duration")]
-    pub sweep_interval: Duration,
-    /// Durable registry location.
-    pub state_dir: Option<String>,
-    /// Server certificate.
-    pub tls_cert: Option<String>,
-    /// Server key.
-    pub tls_key: Option<String>,
-    /// CA for client certificates.
-    pub tls_client_ca: Option<String>,
+words! {
+    /// `processor.decoder`: how ledgers are read.
+    Decoder {
+        /// In place, decoding only what the rules use.
+        Fast = "fast",
+        /// Fully, with stellar-xdr.
+        Reference = "reference",
+    }
 }
 
-/// `[source]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SourceSettings {
-    /// Flight listen address.
-    pub flight_addr: String,
-    /// HTTP listen address.
-    pub http_addr: String,
-    /// Data-lake URL or path.
-    pub datalake: Option<String>,
-    /// Stellar RPC URL.
-    pub rpc_url: Option<String>,
-    /// Network name or passphrase.
-    pub network: Option<String>,
-    /// Objects fetched ahead (0 = 2 x cores, or 16 x cores when passed on compressed).
-    pub prefetch: u32,
-    /// `fail` or `skip`.
-    pub on_error: String,
-    /// Anonymous S3 access.
-    pub s3_anonymous: bool,
-    /// S3 region.
-    pub s3_region: Option<String>,
-    /// S3-compatible endpoint.
-    pub s3_endpoint: Option<String>,
-    /// Live-mode polling period.
-    #[serde(deserialize_with = "duration")]
-    pub poll_interval: Duration,
-    /// Ledgers per object when the lake has no manifest.
-    pub ledgers_per_batch: u32,
-    /// Objects per partition when the lake has no manifest.
-    pub batches_per_partition: u32,
-    /// Ledgers in flight.
-    pub max_inflight: u32,
-    /// Ledgers served per second at most (0 = unlimited).
-    pub max_rate: u32,
-    /// Quarantine location.
-    pub state_dir: String,
-    /// XDR depth limit.
-    pub xdr_depth: u32,
+/// How a field type is read from its validated value. Values arrive
+/// normalised (see `validate.rs`), so a failure here is a bug, not bad input.
+pub(crate) trait SettingType: Sized {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
 }
 
-/// `[processor]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProcessorSettings {
-    /// Flight listen address.
-    pub flight_addr: String,
-    /// HTTP listen address.
-    pub http_addr: String,
-    /// Configured source endpoint.
-    pub source_endpoint: Option<String>,
-    /// `ttp` or `contract-data`.
-    pub kind: String,
-    /// `auto`, `unified` or `derived`.
-    pub mode: String,
-    /// `fast` or `reference`.
-    pub decoder: String,
-    /// Network name or passphrase.
-    pub network: Option<String>,
-    /// Run VerifyEvents on every ledger.
-    pub verify: bool,
-    /// Event-type filter.
-    #[serde(default)]
-    pub event_types: Vec<String>,
-    /// Asset filter.
-    #[serde(default)]
-    pub assets: Vec<String>,
-    /// Account filter.
-    #[serde(default)]
-    pub accounts: Vec<String>,
-    /// Contract filter.
-    #[serde(default)]
-    pub contracts: Vec<String>,
-    /// Ledger batches extracted at once (0 = twice the cores).
-    pub workers: u32,
-    /// Ledgers in flight.
-    pub max_inflight: u32,
-    /// Lowest ledger served.
-    pub start: Option<u32>,
-    /// Highest ledger served.
-    pub end: Option<u32>,
-    /// State location.
-    pub state_dir: String,
-    /// XDR depth limit.
-    pub xdr_depth: u32,
+macro_rules! plain {
+    ($($ty:ty),+) => {$(
+        impl SettingType for $ty {
+            fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <$ty>::deserialize(d)
+            }
+        }
+    )+};
 }
 
-/// `[sink]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SinkSettings {
-    /// Flight listen address.
-    pub flight_addr: String,
-    /// HTTP listen address.
-    pub http_addr: String,
-    /// Configured processor endpoint.
-    pub processor_endpoint: Option<String>,
-    /// Outputs, `KIND:TARGET`.
-    #[serde(default)]
-    pub outputs: Vec<String>,
-    /// First ledger.
-    pub start: Option<u32>,
-    /// Last ledger.
-    pub end: Option<u32>,
-    /// Cursor location.
-    pub state_dir: String,
-    /// Parquet row-group rows.
-    pub row_group_rows: u32,
-    /// Rows per file.
-    pub rotate_rows: u64,
-    /// Bytes per file.
-    pub rotate_bytes: u64,
-    /// Live commit period.
-    #[serde(deserialize_with = "duration")]
-    pub flush_interval: Duration,
-    /// PostgreSQL table.
-    pub postgres_table: String,
-    /// Per-client WebSocket queue.
-    pub ws_queue: u32,
-    /// Events kept for /api/events.
-    pub recent_events: u32,
-    /// Ledgers in flight.
-    pub max_inflight: u32,
+plain!(
+    bool,
+    u32,
+    u64,
+    f64,
+    String,
+    Vec<String>,
+    Option<String>,
+    Option<u32>
+);
+
+impl SettingType for Duration {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        super::validate::parse_duration(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid duration {text:?}")))
+    }
 }
 
-/// `[pipeline]`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PipelineSettings {
-    /// State directory.
-    pub state_dir: String,
-    /// Per-role log files.
-    pub log_dir: Option<String>,
-    /// Grace period on shutdown.
-    #[serde(deserialize_with = "duration")]
-    pub shutdown_timeout: Duration,
-    /// Health deadline at start-up.
-    #[serde(deserialize_with = "duration")]
-    pub start_timeout: Duration,
-    /// Restarts per window.
-    pub restart_limit: u32,
-    /// Restart window.
-    #[serde(deserialize_with = "duration")]
-    pub restart_window: Duration,
+/// The `deserialize_with` of every settings field.
+pub(crate) fn setting<'de, D: Deserializer<'de>, T: SettingType>(d: D) -> Result<T, D::Error> {
+    T::read(d)
 }
 
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    super::validate::parse_duration(&text)
-        .ok_or_else(|| serde::de::Error::custom(format!("invalid duration {text:?}")))
-}
-
-/// Builds the typed settings from validated values.
+/// Builds the typed settings from validated values. Every key is present:
+/// an unset one as "none" (an empty list for lists), so a field the
+/// definition forgot to make optional fails here, in every test.
 pub(super) fn extract(resolved: &[Resolved]) -> Result<Settings, ConfigError> {
     let mut root = Dict::new();
     for r in resolved {
-        let Some(value) = &r.value else { continue };
+        let value = match (&r.value, r.setting.kind) {
+            (Some(value), _) => value.clone(),
+            (None, Kind::List) => Value::from(Vec::<String>::new()),
+            (None, _) => Value::Empty(Tag::Default, Empty::None),
+        };
         let section = root
             .entry(r.setting.section().to_string())
             .or_insert_with(|| Value::from(Dict::new()));
         if let Value::Dict(_, dict) = section {
-            dict.insert(r.setting.name().to_string(), value.clone());
+            dict.insert(r.setting.name().to_string(), value);
         }
     }
     Figment::from(Serialized::defaults(root))

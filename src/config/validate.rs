@@ -222,6 +222,40 @@ pub(super) fn cross_check(resolved: &[Resolved], role: Role) -> Result<(), Confi
             }
         }
     }
+    let both = |a: &str, b: &str| {
+        let (a, b) = pair(a, b)?;
+        Some((a, b)).filter(|(a, b)| a.value.is_some() && b.value.is_some())
+    };
+    let one_without = |a: &str, b: &str| {
+        let (a, b) = pair(a, b)?;
+        Some((a, b)).filter(|(a, b)| a.value.is_some() && b.value.is_none())
+    };
+    if matches!(role, Role::Source | Role::Pipeline) {
+        if let Some((lake, rpc)) = both("source.datalake", "source.rpc_url") {
+            return Err(ConfigError(format!(
+                "invalid value for {}: {:?} (expected no RPC URL when {} is set: a source reads a data lake or RPC, not both)",
+                label(rpc),
+                rpc.display_value(),
+                label(lake)
+            )));
+        }
+    }
+    if matches!(role, Role::Controlplane | Role::Pipeline) {
+        for (a, b) in [
+            ("controlplane.tls_cert", "controlplane.tls_key"),
+            ("controlplane.tls_key", "controlplane.tls_cert"),
+            ("controlplane.tls_client_ca", "controlplane.tls_cert"),
+        ] {
+            if let Some((set, missing)) = one_without(a, b) {
+                return Err(ConfigError(format!(
+                    "invalid value for {}: {:?} (expected {} too: TLS needs a certificate and its key)",
+                    label(set),
+                    set.display_value(),
+                    missing.setting.key
+                )));
+            }
+        }
+    }
     for section in ["processor", "sink"] {
         if role != Role::Pipeline && role.section() != section {
             continue;

@@ -96,11 +96,14 @@ pub fn spawn(
     let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
     command
-        .args(&spec.args)
+        .args(spec.args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    for name in super::plan::env_read_by_the_pipeline() {
+        command.env_remove(name);
+    }
     // Children die with the supervisor even if it is killed outright.
     // SAFETY: `pre_exec` is unsafe because the closure runs in the forked
     // child; prctl(2) is async-signal-safe and allocates nothing.

@@ -29,13 +29,9 @@ pub async fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
             commands::logs(&a.state_dir, a.role.as_deref(), a.follow).await?
         }
         None => {
-            let config = args
-                .run
-                .common
-                .load(Role::Pipeline, args.run.flags())
-                .map_err(anyhow::Error::new)?;
-            init_logging(&config.settings.log.format, &config.settings.log.level);
-            let plan = tokio::task::block_in_place(|| plan::plan(&args.run, &config))?;
+            let config = args.run.load(Role::Pipeline).map_err(anyhow::Error::new)?;
+            init_logging(config.settings.log.format, &config.settings.log.level);
+            let plan = tokio::task::block_in_place(|| plan::plan(&config))?;
             return match supervisor::run(plan, config).await? {
                 Outcome::Finished => Ok(ExitCode::SUCCESS),
                 Outcome::Stopped { clean: true } => {

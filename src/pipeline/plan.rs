@@ -1,13 +1,12 @@
 //! What a pipeline run starts: the children (control plane, source,
-//! processor, sink) with their addresses and flags, resolved from the
-//! pipeline's configuration. With no ledger backend configured the plan
+//! processor, sink) with their addresses and configuration files, resolved
+//! from the pipeline's configuration. With no ledger backend configured the plan
 //! generates a small synthetic lake, so a bare `stellarflow pipeline` does
 //! something useful on a machine with no network.
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::PipelineRunArgs;
-use crate::config::{Config, Origin, Role};
+use crate::config::{Config, Kind, Origin, Role, SETTINGS};
 use crate::stellar::generator::{self, GeneratorOptions};
 
 /// Ledgers of the built-in default lake.
@@ -15,17 +14,73 @@ pub const DEFAULT_FIRST: u32 = 1000;
 /// How many.
 pub const DEFAULT_COUNT: u32 = 200;
 
-/// One child process.
+/// One child process. It is started as `stellarflow <role> --config FILE`:
+/// its whole configuration is one file the supervisor writes into the state
+/// dir, so nothing it needs (a PostgreSQL URL, say) appears in its argv, and
+/// what it runs with can be read back from one place.
 #[derive(Debug, Clone)]
 pub struct ChildSpec {
     /// Its role.
     pub role: Role,
-    /// Arguments after the executable.
-    pub args: Vec<String>,
+    /// Where its configuration file goes.
+    pub config_path: PathBuf,
+    /// The file's content: `[section] name = value`.
+    pub values: toml::Table,
     /// Its HTTP address (`/health`).
     pub http_addr: String,
     /// Its data address (Flight, or gRPC for the control plane).
     pub data_addr: String,
+}
+
+impl ChildSpec {
+    fn new(role: Role, state_dir: &Path, values: toml::Table) -> Self {
+        ChildSpec {
+            role,
+            config_path: state_dir.join("config").join(format!("{role}.toml")),
+            values,
+            http_addr: String::new(),
+            data_addr: String::new(),
+        }
+    }
+
+    /// Sets `key` (`section.name`) in the child's configuration.
+    pub fn set(&mut self, key: &str, value: impl Into<toml::Value>) {
+        let (section, name) = key.split_once('.').unwrap_or(("", key));
+        let table = self
+            .values
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(table) = table {
+            table.insert(name.to_string(), value.into());
+        }
+    }
+
+    /// Writes the configuration file (mode 0600: it may hold credentials).
+    pub fn write_config(&self) -> anyhow::Result<()> {
+        if let Some(dir) = self.config_path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        let text = format!(
+            "# written by `stellarflow pipeline` for its {} child; rewritten on every start\n{}",
+            self.role,
+            toml::to_string(&self.values)?
+        );
+        crate::durable::write_atomic(&self.config_path, text.as_bytes())
+    }
+
+    /// Arguments after the executable.
+    pub fn args(&self) -> Vec<String> {
+        let command = match self.role {
+            Role::Processor => "process".to_string(),
+            role => role.to_string(),
+        };
+        vec![
+            command,
+            "--config".into(),
+            self.config_path.display().to_string(),
+        ]
+    }
 }
 
 /// Everything a run needs.
@@ -56,21 +111,42 @@ fn concrete(addr: &str) -> anyhow::Result<String> {
     Ok(addr.to_string())
 }
 
-fn common_args(args: &PipelineRunArgs, config: &Config) -> Vec<String> {
-    let mut out = vec![
-        "--log-format".to_string(),
-        config.settings.log.format.clone(),
-    ];
-    if let Some(profile) = &args.common.profile {
-        out.extend(["--profile".into(), profile.clone()]);
+/// Environment variables the pipeline has already read into its own
+/// configuration, and so into each child's file. Children are started
+/// without them, so a value the pipeline sets for a child (its state dir,
+/// say) is not overridden by the variable it was derived from. Secrets stay
+/// in the environment: they are never written to a file by the pipeline.
+/// A role's override of a shared setting (`STELLAR_ARROW_SOURCE_LOG_LEVEL`)
+/// stays too: the pipeline does not read it, its child does.
+pub fn env_read_by_the_pipeline() -> Vec<String> {
+    SETTINGS
+        .iter()
+        .filter(|s| s.kind != Kind::Secret)
+        .flat_map(|s| {
+            let own = Role::ALL
+                .into_iter()
+                .find(|r| r.section() == s.section())
+                .and_then(|r| s.component_env(r));
+            s.env.map(str::to_string).into_iter().chain(own)
+        })
+        .collect()
+}
+
+/// What every child's file starts with: each value the user set (in a
+/// profile, file, variable or flag) that the child's role reads, except
+/// secrets from the environment, which the child reads from there itself.
+fn base_values(config: &Config, role: Role) -> anyhow::Result<toml::Table> {
+    let mut spec = ChildSpec::new(role, Path::new(""), toml::Table::new());
+    for r in &config.resolved {
+        let user_set = !matches!(r.origin, Origin::Default);
+        let from_env_secret = r.setting.kind == Kind::Secret && matches!(r.origin, Origin::Env(_));
+        let reads = r.setting.is_global() || r.setting.section() == role.section();
+        if let (Some(value), true, false, true) = (&r.value, user_set, from_env_secret, reads) {
+            spec.set(r.setting.key, toml::Value::try_from(value)?);
+        }
     }
-    if let Some(file) = &args.common.config {
-        out.extend(["--config".into(), file.display().to_string()]);
-    }
-    if let Some(level) = &args.common.log_level {
-        out.extend(["--log-level".into(), level.clone()]);
-    }
-    out
+    spec.set("log.format", config.settings.log.format.as_str());
+    Ok(spec.values)
 }
 
 /// Generates the default lake under the state dir unless it is there.
@@ -89,12 +165,17 @@ fn default_lake(state_dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Resolves the plan.
-pub fn plan(args: &PipelineRunArgs, config: &Config) -> anyhow::Result<Plan> {
+pub fn plan(config: &Config) -> anyhow::Result<Plan> {
     let s = &config.settings;
     let state_dir = PathBuf::from(&s.pipeline.state_dir);
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create state dir {}: {e}", state_dir.display()))?;
-    let common = common_args(args, config);
+    let child = |role: Role| -> anyhow::Result<ChildSpec> {
+        let mut spec = ChildSpec::new(role, &state_dir, base_values(config, role)?);
+        let dir = state_dir.join(role.to_string()).display().to_string();
+        spec.set(&format!("{}.state_dir", role.section()), dir);
+        Ok(spec)
+    };
     // An endpoint set on purpose (`--flowctl-endpoint`, env, file) names an
     // external control plane; the built-in default and profiles' value do not.
     let external = matches!(
@@ -102,160 +183,63 @@ pub fn plan(args: &PipelineRunArgs, config: &Config) -> anyhow::Result<Plan> {
         Origin::Env(_) | Origin::File(_) | Origin::Flag(_)
     )
     .then(|| s.flowctl.endpoint.clone());
-    let local = args.common.profile.as_deref() == Some("local")
+    let local = config.profile.as_deref() == Some("local")
         || (!s.flowctl.enabled && config.origin("flowctl.enabled") != Origin::Default);
     let mut children = Vec::new();
     let mut controlplane_http = None;
-    let flowctl_args: Vec<String> = if local {
-        vec!["--no-flowctl".into()]
+    let flowctl: Option<String> = if local {
+        None
     } else if let Some(endpoint) = external {
-        vec!["--flowctl-endpoint".into(), endpoint]
+        Some(endpoint)
     } else {
-        let grpc = concrete(&s.controlplane.grpc_addr)?;
-        let http = concrete(&s.controlplane.http_addr)?;
-        let mut cp = vec![
-            "controlplane".to_string(),
-            "--grpc-addr".into(),
-            grpc.clone(),
-            "--http-addr".into(),
-            http.clone(),
-        ];
-        cp.extend([
-            "--state-dir".into(),
-            state_dir.join("controlplane").display().to_string(),
-        ]);
-        cp.extend(common.clone());
-        children.push(ChildSpec {
-            role: Role::Controlplane,
-            args: cp,
-            http_addr: http.clone(),
-            data_addr: grpc.clone(),
-        });
-        controlplane_http = Some(http);
-        vec!["--flowctl-endpoint".into(), grpc]
+        let mut cp = child(Role::Controlplane)?;
+        cp.data_addr = concrete(&s.controlplane.grpc_addr)?;
+        cp.http_addr = concrete(&s.controlplane.http_addr)?;
+        cp.set("controlplane.grpc_addr", cp.data_addr.clone());
+        cp.set("controlplane.http_addr", cp.http_addr.clone());
+        controlplane_http = Some(cp.http_addr.clone());
+        let endpoint = cp.data_addr.clone();
+        children.push(cp);
+        Some(endpoint)
+    };
+    let serving = |role: Role| -> anyhow::Result<ChildSpec> {
+        let mut spec = child(role)?;
+        let section = role.section();
+        let addrs = s
+            .serving(role)
+            .ok_or_else(|| anyhow::anyhow!("{role} serves nothing"))?;
+        spec.data_addr = concrete(addrs.flight_addr)?;
+        spec.http_addr = concrete(addrs.http_addr)?;
+        spec.set(&format!("{section}.flight_addr"), spec.data_addr.clone());
+        spec.set(&format!("{section}.http_addr"), spec.http_addr.clone());
+        spec.set("flowctl.enabled", flowctl.is_some());
+        if let Some(endpoint) = &flowctl {
+            spec.set("flowctl.endpoint", endpoint.clone());
+        }
+        Ok(spec)
     };
 
     let (mut start, mut end) = (s.sink.start, s.sink.end);
-    let mut source = vec!["source".to_string()];
-    match (&s.source.datalake, &s.source.rpc_url) {
-        (Some(lake), _) => source.extend(["--datalake".into(), lake.clone()]),
-        (None, Some(url)) => source.extend(["--rpc-url".into(), url.clone()]),
-        (None, None) => {
-            let lake = default_lake(&state_dir)?;
-            source.extend(["--datalake".into(), lake.display().to_string()]);
-            if start.is_none() && end.is_none() {
-                start = Some(DEFAULT_FIRST);
-                end = Some(DEFAULT_FIRST + DEFAULT_COUNT - 1);
-            }
+    let mut source = serving(Role::Source)?;
+    if s.source.datalake.is_none() && s.source.rpc_url.is_none() {
+        let lake = default_lake(&state_dir)?;
+        source.set("source.datalake", lake.display().to_string());
+        if start.is_none() && end.is_none() {
+            start = Some(DEFAULT_FIRST);
+            end = Some(DEFAULT_FIRST + DEFAULT_COUNT - 1);
         }
     }
-    if let Some(network) = &s.source.network {
-        source.extend(["--network".into(), network.clone()]);
-    }
-    // From the effective config, so a flag, env var or file all reach the
-    // child the same way.
-    if s.source.s3_anonymous {
-        source.push("--s3-anonymous".into());
-    }
-    if let Some(region) = &s.source.s3_region {
-        source.extend(["--s3-region".into(), region.clone()]);
-    }
-    if let Some(endpoint) = &s.source.s3_endpoint {
-        source.extend(["--s3-endpoint".into(), endpoint.clone()]);
-    }
-    if s.source.max_rate > 0 {
-        source.extend(["--max-rate".into(), s.source.max_rate.to_string()]);
-    }
-    let (source_flight, source_http) = (
-        concrete(&s.source.flight_addr)?,
-        concrete(&s.source.http_addr)?,
-    );
-    source.extend([
-        "--flight-addr".into(),
-        source_flight.clone(),
-        "--http-addr".into(),
-        source_http.clone(),
-    ]);
-    source.extend([
-        "--state-dir".into(),
-        state_dir.join("source").display().to_string(),
-    ]);
-    source.extend(flowctl_args.clone());
-    source.extend(common.clone());
-    children.push(ChildSpec {
-        role: Role::Source,
-        args: source,
-        http_addr: source_http,
-        data_addr: source_flight.clone(),
-    });
-
-    let (processor_flight, processor_http) = (
-        concrete(&s.processor.flight_addr)?,
-        concrete(&s.processor.http_addr)?,
-    );
-    let mut processor = vec![
-        "process".to_string(),
-        "--source-endpoint".into(),
-        source_flight,
-    ];
-    processor.extend([
-        "--kind".into(),
-        s.processor.kind.clone(),
-        "--mode".into(),
-        s.processor.mode.clone(),
-    ]);
-    processor.extend([
-        "--flight-addr".into(),
-        processor_flight.clone(),
-        "--http-addr".into(),
-        processor_http.clone(),
-    ]);
-    processor.extend([
-        "--state-dir".into(),
-        state_dir.join("processor").display().to_string(),
-    ]);
-    processor.extend(flowctl_args.clone());
-    processor.extend(common.clone());
-    children.push(ChildSpec {
-        role: Role::Processor,
-        args: processor,
-        http_addr: processor_http,
-        data_addr: processor_flight.clone(),
-    });
-
-    let (sink_flight, sink_http) = (concrete(&s.sink.flight_addr)?, concrete(&s.sink.http_addr)?);
-    let mut sink = vec![
-        "sink".to_string(),
-        "--processor-endpoint".into(),
-        processor_flight,
-    ];
-    for output in &s.sink.outputs {
-        sink.extend(["--output".into(), output.clone()]);
-    }
+    let mut processor = serving(Role::Processor)?;
+    processor.set("processor.source_endpoint", source.data_addr.clone());
+    let mut sink = serving(Role::Sink)?;
+    sink.set("sink.processor_endpoint", processor.data_addr.clone());
     if let Some(start) = start {
-        sink.extend(["--start".into(), start.to_string()]);
+        sink.set("sink.start", i64::from(start));
     }
     if let Some(end) = end {
-        sink.extend(["--end".into(), end.to_string()]);
+        sink.set("sink.end", i64::from(end));
     }
-    sink.extend([
-        "--flight-addr".into(),
-        sink_flight.clone(),
-        "--http-addr".into(),
-        sink_http.clone(),
-    ]);
-    sink.extend([
-        "--state-dir".into(),
-        state_dir.join("sink").display().to_string(),
-    ]);
-    sink.extend(flowctl_args);
-    sink.extend(common);
-    children.push(ChildSpec {
-        role: Role::Sink,
-        args: sink,
-        http_addr: sink_http,
-        data_addr: sink_flight,
-    });
+    children.extend([source, processor, sink]);
 
     Ok(Plan {
         children,

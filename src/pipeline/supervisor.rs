@@ -16,7 +16,7 @@ use super::child::{self, Exit, LogSink};
 use super::plan::{ChildSpec, Plan};
 use super::progress::{self, Printer, Progress};
 use super::state::{alive, now, ChildState, PipelineState, StateDir};
-use crate::config::{Config, Role};
+use crate::config::{Config, LogFormat, Role};
 use crate::retry::Backoff;
 
 /// Waits before restarting a child that keeps exiting (reset once it has
@@ -88,6 +88,7 @@ impl Supervisor {
             .slot(role)
             .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
         slot.generation += 1;
+        slot.spec.write_config()?;
         let running = child::spawn(&slot.spec, slot.generation, logs, exits)?;
         slot.running = Some(running);
         Ok(())
@@ -330,7 +331,7 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
     let _ = std::fs::remove_dir_all(plan.state_dir.join("logs"));
     let printer = Arc::new(Printer::default());
     let log_dir = config.settings.pipeline.log_dir.clone();
-    let json = config.settings.log.format == "json";
+    let json = config.settings.log.format == LogFormat::Json;
     let (logs_state, logs_printer) = (state.clone(), printer.clone());
     let logs = Box::new(move |role: Role| {
         let mut files = vec![logs_state.log(&role.to_string())];

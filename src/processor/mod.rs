@@ -18,7 +18,7 @@ pub use filter::Filter;
 pub use service::{Extraction, Kind, ProcessorService};
 pub use stats::ProcessorStats;
 
-use crate::config::{Config, ConfigError, Role};
+use crate::config::{self, Config, ConfigError, ExtractKind, Role, TtpMode};
 use crate::flight::FlightServer;
 use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, CONTRACT_DATA_EVENT, STELLAR_LEDGER_EVENT, TTP_EVENT};
@@ -54,15 +54,21 @@ pub fn extraction(config: &Config) -> Result<Extraction, ConfigError> {
         .map(Network::parse)
         .transpose()
         .map_err(|e| ConfigError(format!("invalid value for --network: {e}")))?;
-    let kind = if settings.kind == "contract-data" {
-        Kind::ContractData
-    } else {
-        Kind::Ttp
+    let kind = match settings.kind {
+        ExtractKind::Ttp => Kind::Ttp,
+        ExtractKind::ContractData => Kind::ContractData,
     };
     Ok(Extraction {
         kind,
-        mode: ttp::Mode::parse(&settings.mode).unwrap_or(ttp::Mode::Auto),
-        decoder: ttp::Decoder::parse(&settings.decoder).unwrap_or_default(),
+        mode: match settings.mode {
+            TtpMode::Auto => ttp::Mode::Auto,
+            TtpMode::Unified => ttp::Mode::Unified,
+            TtpMode::Derived => ttp::Mode::Derived,
+        },
+        decoder: match settings.decoder {
+            config::Decoder::Fast => ttp::Decoder::Fast,
+            config::Decoder::Reference => ttp::Decoder::Reference,
+        },
         network,
         verify: settings.verify,
         filter: Arc::new(Filter::from_settings(settings)?),
@@ -92,8 +98,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         inputs: vec![STELLAR_LEDGER_EVENT.into()],
         outputs: vec![output.into()],
         metadata: vec![
-            ("kind".to_string(), settings.kind.clone()),
-            ("mode".to_string(), settings.mode.clone()),
+            ("kind".to_string(), settings.kind.to_string()),
+            ("mode".to_string(), settings.mode.to_string()),
         ],
     };
     let heartbeat_stats = stats.clone();
@@ -130,7 +136,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     role.handle
         .health
         .set("source_endpoint", upstream.current());
-    role.handle.health.set("kind", settings.kind.clone());
+    role.handle.health.set("kind", settings.kind.to_string());
     role.handle.health.set_serving(true);
     tracing::info!(flight_addr = %role.flight_addr, http_addr = %role.http_addr, source = %upstream.current(), kind = %settings.kind, mode = %settings.mode, workers, "processor serving");
     Ok(Running {

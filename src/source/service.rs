@@ -21,7 +21,7 @@ use super::error::SourceError;
 use super::quarantine::Quarantine;
 use super::stats::SourceStats;
 use super::{Backend, LakeObject, SourcedLedger};
-use crate::config::SourceSettings;
+use crate::config::{OnError, SourceSettings};
 use crate::flight::{BatchMeta, BatchStream, Form, LedgerBatch, RangeService, Ticket};
 use crate::flowctl::FlowSignal;
 use crate::schema::ledger::{schema, LedgerRowsBuilder};
@@ -55,13 +55,13 @@ impl SourceService {
         stats: Arc<SourceStats>,
         settings: &SourceSettings,
     ) -> anyhow::Result<Self> {
-        let quarantine = match settings.on_error.as_str() {
-            "skip" => {
+        let quarantine = match settings.on_error {
+            OnError::Skip => {
                 let quarantine = Quarantine::open(std::path::Path::new(&settings.state_dir))?;
                 tracing::info!(path = %quarantine.path().display(), "--on-error skip: bad ledgers are recorded here");
                 Some(Arc::new(quarantine))
             }
-            _ => None,
+            OnError::Fail => None,
         };
         Ok(SourceService {
             backend,

@@ -31,18 +31,6 @@ pub enum Mode {
     Derived,
 }
 
-impl Mode {
-    /// Parses `auto`, `unified` or `derived`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "auto" => Some(Mode::Auto),
-            "unified" => Some(Mode::Unified),
-            "derived" => Some(Mode::Derived),
-            _ => None,
-        }
-    }
-}
-
 /// Why a ledger's events could not be produced.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TtpError {
@@ -127,15 +115,6 @@ pub enum Decoder {
 }
 
 impl Decoder {
-    /// Parses `fast` or `reference`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "fast" => Some(Decoder::Fast),
-            "reference" => Some(Decoder::Reference),
-            _ => None,
-        }
-    }
-
     /// `fast` or `reference`.
     pub fn as_str(self) -> &'static str {
         match self {
