@@ -17,6 +17,7 @@ mod durable;
 pub mod flight;
 pub mod flowctl;
 pub mod generate;
+pub mod listen;
 pub mod pipeline;
 pub mod processor;
 mod retry;

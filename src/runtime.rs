@@ -34,6 +34,7 @@ pub async fn shutdown_signal() {
 }
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -155,18 +156,23 @@ pub async fn start_role(
         .ok_or_else(|| anyhow::anyhow!("{role} is not a serving role"))?;
     let flowctl = &config.settings.flowctl;
     let mut handle = RoleHandle::new(role.component_id());
-    let (flight, flight_addr) = crate::flight::bind_flight(serving.flight_addr).await?;
+    let bound = crate::listen::bind_role(
+        serving.flight_addr,
+        "Arrow Flight",
+        serving.http_addr,
+        Some(Path::new(serving.state_dir)),
+    )
+    .await?;
+    let (flight, flight_addr, http_addr) = (bound.data, bound.data_addr, bound.http_addr);
     let mut router = admin_router(handle.health.clone(), install_metrics());
     if let Some(api) = api {
         router = router.merge(api);
     }
-    let (http_addr, http_task) = serve_http(
-        serving.http_addr,
+    handle.tasks.spawn(serve_http(
+        bound.http,
         router,
         handle.stop.clone().cancelled_owned(),
-    )
-    .await?;
-    handle.add_task(http_task);
+    ));
     let advertised = Advertised::new(flight_addr, http_addr, flowctl.advertise_host.as_deref());
     let mut metadata: std::collections::HashMap<String, String> =
         registration.metadata.into_iter().collect();

@@ -23,6 +23,8 @@ pub struct Serving<'a> {
     pub http_addr: &'a str,
     /// Batches in flight before the role waits (flow control).
     pub max_inflight: u32,
+    /// Where the role keeps its state and reports where it listens.
+    pub state_dir: &'a str,
 }
 
 impl Settings {
@@ -30,21 +32,24 @@ impl Settings {
     /// processor, sink); `None` for the others.
     pub fn serving(&self, role: super::Role) -> Option<Serving<'_>> {
         use super::Role;
-        let (flight_addr, http_addr, max_inflight) = match role {
+        let (flight_addr, http_addr, max_inflight, state_dir) = match role {
             Role::Source => (
                 &self.source.flight_addr,
                 &self.source.http_addr,
                 self.source.max_inflight,
+                &self.source.state_dir,
             ),
             Role::Processor => (
                 &self.processor.flight_addr,
                 &self.processor.http_addr,
                 self.processor.max_inflight,
+                &self.processor.state_dir,
             ),
             Role::Sink => (
                 &self.sink.flight_addr,
                 &self.sink.http_addr,
                 self.sink.max_inflight,
+                &self.sink.state_dir,
             ),
             Role::Controlplane | Role::Pipeline => return None,
         };
@@ -52,6 +57,7 @@ impl Settings {
             flight_addr,
             http_addr,
             max_inflight,
+            state_dir,
         })
     }
 }

@@ -64,10 +64,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .map(|dir| store::Store::open(Path::new(dir)))
         .transpose()?;
 
-    let listener = tokio::net::TcpListener::bind(&settings.grpc_addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for gRPC on {}: {e}", settings.grpc_addr))?;
-    let grpc_addr = listener.local_addr()?;
+    let bound = crate::listen::bind_role(
+        &settings.grpc_addr,
+        "gRPC",
+        &settings.http_addr,
+        settings.state_dir.as_deref().map(Path::new),
+    )
+    .await?;
+    let (listener, grpc_addr, http_addr) = (bound.data, bound.data_addr, bound.http_addr);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let registry = Registry::new(settings.ttl, store, format!("{scheme}://{grpc_addr}"))?;
     let flow_settings = &config.settings.flow_control;
@@ -113,10 +117,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let health = Health::new("controlplane");
     let http = admin_router(health.clone(), metrics)
         .merge(http::api_router(registry.clone(), flow.clone()));
-    let (http_addr, http_task) = serve_http(&settings.http_addr, http, stopped()).await?;
-    tasks.spawn(async move {
-        let _ = http_task.await;
-    });
+    tasks.spawn(serve_http(bound.http, http, stopped()));
     tasks.spawn(sweep_loop(
         registry.clone(),
         flow,

@@ -10,9 +10,7 @@ mod ticket;
 mod upstream;
 
 pub use client::{available, connect, fetch, FlightClientError, LedgerBatchStream};
-pub use server::{
-    bind_flight, serve_flight_grpc, BatchStream, FlightServer, LedgerBatch, RangeService,
-};
+pub use server::{serve_flight_grpc, BatchStream, FlightServer, LedgerBatch, RangeService};
 pub use ticket::{BatchMeta, Form, Ticket};
 pub use upstream::ledger_batches;
 

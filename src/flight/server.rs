@@ -3,7 +3,6 @@
 //! the protocol: ticket parsing, `list_flights`, `get_flight_info`,
 //! `get_schema`, and `do_get` encoding with per-batch `app_metadata`.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -229,17 +228,6 @@ impl<S: RangeService> FlightService for FlightServer<S> {
     ) -> Result<Response<Self::ListActionsStream>, Status> {
         Ok(Response::new(Box::pin(futures::stream::empty())))
     }
-}
-
-/// Binds the Flight port. A role binds once, before it registers, and
-/// serves on this same listener: no window in which another process could
-/// take the port it advertised, and `:0` works.
-pub async fn bind_flight(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for Arrow Flight on {addr}: {e}"))?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
 }
 
 /// Serves a prepared tonic router on a bound listener until `shutdown`

@@ -24,11 +24,14 @@ pub struct ChildSpec {
     pub role: Role,
     /// Where its configuration file goes.
     pub config_path: PathBuf,
+    /// Its state dir, where it reports the addresses it bound.
+    pub state_dir: PathBuf,
     /// The file's content: `[section] name = value`.
     pub values: toml::Table,
-    /// Its HTTP address (`/health`).
+    /// Its HTTP address (`/health`): as configured until the child reports
+    /// the address it bound.
     pub http_addr: String,
-    /// Its data address (Flight, or gRPC for the control plane).
+    /// Its data address (Flight, or gRPC for the control plane), likewise.
     pub data_addr: String,
 }
 
@@ -37,6 +40,7 @@ impl ChildSpec {
         ChildSpec {
             role,
             config_path: state_dir.join("config").join(format!("{role}.toml")),
+            state_dir: state_dir.join(role.to_string()),
             values,
             http_addr: String::new(),
             data_addr: String::new(),
@@ -69,6 +73,20 @@ impl ChildSpec {
         crate::durable::write_atomic(&self.config_path, text.as_bytes())
     }
 
+    /// Records the addresses the child bound, and keeps them for its
+    /// restarts: downstream children were given these.
+    pub fn bound(&mut self, data_addr: String, http_addr: String) {
+        let section = self.role.section();
+        let data_key = match self.role {
+            Role::Controlplane => "grpc_addr",
+            _ => "flight_addr",
+        };
+        self.set(&format!("{section}.{data_key}"), data_addr.clone());
+        self.set(&format!("{section}.http_addr"), http_addr.clone());
+        self.data_addr = data_addr;
+        self.http_addr = http_addr;
+    }
+
     /// Arguments after the executable.
     pub fn args(&self) -> Vec<String> {
         let command = match self.role {
@@ -88,8 +106,8 @@ impl ChildSpec {
 pub struct Plan {
     /// Children in start order.
     pub children: Vec<ChildSpec>,
-    /// The control plane's HTTP address, when the pipeline runs one.
-    pub controlplane_http: Option<String>,
+    /// Whether the pipeline runs its own control plane (its first child).
+    pub own_controlplane: bool,
     /// First ledger asked for, if any.
     pub start: Option<u32>,
     /// Last ledger: a bounded run ends there.
@@ -98,17 +116,6 @@ pub struct Plan {
     pub outputs: Vec<String>,
     /// The pipeline's state directory.
     pub state_dir: PathBuf,
-}
-
-/// A concrete address: port 0 becomes a free port now, so the pipeline
-/// knows where each child listens.
-fn concrete(addr: &str) -> anyhow::Result<String> {
-    if let Some(host) = addr.strip_suffix(":0") {
-        let listener = std::net::TcpListener::bind(format!("{host}:0"))
-            .map_err(|e| anyhow::anyhow!("cannot find a free port on {host}: {e}"))?;
-        return Ok(listener.local_addr()?.to_string());
-    }
-    Ok(addr.to_string())
 }
 
 /// Environment variables the pipeline has already read into its own
@@ -172,7 +179,7 @@ pub fn plan(config: &Config) -> anyhow::Result<Plan> {
         .map_err(|e| anyhow::anyhow!("cannot create state dir {}: {e}", state_dir.display()))?;
     let child = |role: Role| -> anyhow::Result<ChildSpec> {
         let mut spec = ChildSpec::new(role, &state_dir, base_values(config, role)?);
-        let dir = state_dir.join(role.to_string()).display().to_string();
+        let dir = spec.state_dir.display().to_string();
         spec.set(&format!("{}.state_dir", role.section()), dir);
         Ok(spec)
     };
@@ -186,32 +193,29 @@ pub fn plan(config: &Config) -> anyhow::Result<Plan> {
     let local = config.profile.as_deref() == Some("local")
         || (!s.flowctl.enabled && config.origin("flowctl.enabled") != Origin::Default);
     let mut children = Vec::new();
-    let mut controlplane_http = None;
+    // The endpoint of our own control plane is known once it has bound; the
+    // supervisor then sets it in the other children's files.
     let flowctl: Option<String> = if local {
         None
     } else if let Some(endpoint) = external {
         Some(endpoint)
     } else {
         let mut cp = child(Role::Controlplane)?;
-        cp.data_addr = concrete(&s.controlplane.grpc_addr)?;
-        cp.http_addr = concrete(&s.controlplane.http_addr)?;
-        cp.set("controlplane.grpc_addr", cp.data_addr.clone());
-        cp.set("controlplane.http_addr", cp.http_addr.clone());
-        controlplane_http = Some(cp.http_addr.clone());
+        cp.bound(
+            s.controlplane.grpc_addr.clone(),
+            s.controlplane.http_addr.clone(),
+        );
         let endpoint = cp.data_addr.clone();
         children.push(cp);
         Some(endpoint)
     };
+    let own_controlplane = !children.is_empty();
     let serving = |role: Role| -> anyhow::Result<ChildSpec> {
         let mut spec = child(role)?;
-        let section = role.section();
         let addrs = s
             .serving(role)
             .ok_or_else(|| anyhow::anyhow!("{role} serves nothing"))?;
-        spec.data_addr = concrete(addrs.flight_addr)?;
-        spec.http_addr = concrete(addrs.http_addr)?;
-        spec.set(&format!("{section}.flight_addr"), spec.data_addr.clone());
-        spec.set(&format!("{section}.http_addr"), spec.http_addr.clone());
+        spec.bound(addrs.flight_addr.to_string(), addrs.http_addr.to_string());
         spec.set("flowctl.enabled", flowctl.is_some());
         if let Some(endpoint) = &flowctl {
             spec.set("flowctl.endpoint", endpoint.clone());
@@ -229,10 +233,10 @@ pub fn plan(config: &Config) -> anyhow::Result<Plan> {
             end = Some(DEFAULT_FIRST + DEFAULT_COUNT - 1);
         }
     }
-    let mut processor = serving(Role::Processor)?;
-    processor.set("processor.source_endpoint", source.data_addr.clone());
+    // Each child's upstream endpoint is set by the supervisor once the
+    // upstream has bound (see `Supervisor::connect`).
+    let processor = serving(Role::Processor)?;
     let mut sink = serving(Role::Sink)?;
-    sink.set("sink.processor_endpoint", processor.data_addr.clone());
     if let Some(start) = start {
         sink.set("sink.start", i64::from(start));
     }
@@ -243,7 +247,7 @@ pub fn plan(config: &Config) -> anyhow::Result<Plan> {
 
     Ok(Plan {
         children,
-        controlplane_http,
+        own_controlplane,
         start,
         end,
         outputs: s.sink.outputs.clone(),

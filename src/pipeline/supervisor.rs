@@ -17,6 +17,7 @@ use super::plan::{ChildSpec, Plan};
 use super::progress::{self, Printer, Progress};
 use super::state::{alive, now, ChildState, PipelineState, StateDir};
 use crate::config::{Config, LogFormat, Role};
+use crate::listen::Listening;
 use crate::retry::Backoff;
 
 /// Waits before restarting a child that keeps exiting (reset once it has
@@ -88,21 +89,85 @@ impl Supervisor {
             .slot(role)
             .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
         slot.generation += 1;
+        Listening::clear(&slot.spec.state_dir);
         slot.spec.write_config()?;
         let running = child::spawn(&slot.spec, slot.generation, logs, exits)?;
         slot.running = Some(running);
         Ok(())
     }
 
-    /// Waits until `role` is healthy (and registered with our control plane).
+    /// Waits for `role`'s report of the addresses it bound (it may have
+    /// been given port 0), and records them.
+    async fn wait_listening(&mut self, role: Role, pid: u32) -> anyhow::Result<()> {
+        let timeout = self.config.settings.pipeline.start_timeout;
+        let deadline = Instant::now() + timeout;
+        let dir = self
+            .slot(role)
+            .map(|s| s.spec.state_dir.clone())
+            .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
+        loop {
+            match Listening::read(&dir).filter(|report| report.pid() == pid) {
+                Some(Listening::Bound {
+                    data_addr,
+                    http_addr,
+                    ..
+                }) => {
+                    if let Some(slot) = self.slot(role) {
+                        slot.spec.bound(data_addr, http_addr);
+                    }
+                    return Ok(());
+                }
+                Some(Listening::BindFailed {
+                    addr,
+                    in_use,
+                    error,
+                    ..
+                }) => {
+                    let hint = if in_use {
+                        format!(
+                            "\nhint: another process holds {addr}; stop it, or give {role} other addresses \
+                             in a --config file ([{}] {}/http_addr, port 0 for any free port) or with its \
+                             environment variables",
+                            role.section(),
+                            if role == Role::Controlplane { "grpc_addr" } else { "flight_addr" }
+                        )
+                    } else {
+                        String::new()
+                    };
+                    anyhow::bail!("{role} cannot listen on {addr}: {error}{hint}");
+                }
+                None => {}
+            }
+            if self.exit_status(role).is_some() || !alive(pid) {
+                anyhow::bail!(
+                    "{role} exited before it listened\n--- last lines of {} ---\n{}",
+                    self.state.log(&role.to_string()).display(),
+                    self.state.tail(&role.to_string(), 15)
+                );
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("{role} did not bind its ports within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `role` is listening, healthy, and registered with our
+    /// control plane.
     async fn wait_ready(&mut self, role: Role) -> anyhow::Result<()> {
         let timeout = self.config.settings.pipeline.start_timeout;
+        let pid = self
+            .slot(role)
+            .and_then(|s| s.running.as_ref())
+            .map(|r| r.pid)
+            .unwrap_or(0);
+        let started = now();
+        self.wait_listening(role, pid).await?;
+        self.save();
         let slot = self
             .slot(role)
             .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
-        let pid = slot.running.as_ref().map(|r| r.pid).unwrap_or(0);
         let (http, data) = (slot.spec.http_addr.clone(), slot.spec.data_addr.clone());
-        let started = now();
         if let Err(why) = child::wait_healthy(&http, timeout, || alive(pid)).await {
             // A bounded sink may finish its range before we look; give the
             // exit report a moment to arrive.
@@ -110,20 +175,10 @@ impl Supervisor {
             if role == Role::Sink && self.exit_status(role) == Some(true) {
                 return Ok(());
             }
-            let log = self.state.tail(&role.to_string(), 15);
-            let hint = if log.contains("Address already in use") {
-                format!(
-                    "\nhint: another process holds one of its ports ({data} or {http}); stop it, or give {role} other \
-                     addresses in a --config file ([{}] {}/http_addr) or with its environment variables",
-                    role.section(),
-                    if role == Role::Controlplane { "grpc_addr" } else { "flight_addr" }
-                )
-            } else {
-                String::new()
-            };
             anyhow::bail!(
-                "{role} {why}\n--- last lines of {} ---\n{log}{hint}",
+                "{role} {why}\n--- last lines of {} ---\n{}",
                 self.state.log(&role.to_string()).display(),
+                self.state.tail(&role.to_string(), 15)
             );
         }
         let (Some(cp), false) = (self.controlplane_http.clone(), role == Role::Controlplane) else {
@@ -166,6 +221,43 @@ impl Supervisor {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Gives the children after `role` the addresses it bound: the control
+    /// plane's endpoint to everyone, the source's to the processor, the
+    /// processor's to the sink.
+    fn connect(&mut self, role: Role) {
+        let Some(spec) = self.slot(role).map(|s| s.spec.clone()) else {
+            return;
+        };
+        match role {
+            Role::Controlplane => {
+                self.controlplane_http = Some(spec.http_addr.clone());
+                for slot in self.slots.iter_mut().filter(|s| s.spec.role != role) {
+                    slot.spec.set("flowctl.endpoint", spec.data_addr.clone());
+                }
+            }
+            Role::Source => {
+                if let Some(slot) = self.slot(Role::Processor) {
+                    slot.spec.set("processor.source_endpoint", spec.data_addr);
+                }
+            }
+            Role::Processor => {
+                if let Some(slot) = self.slot(Role::Sink) {
+                    slot.spec.set("sink.processor_endpoint", spec.data_addr);
+                }
+            }
+            Role::Sink | Role::Pipeline => {}
+        }
+    }
+
+    /// The address of `role` as it reported it.
+    fn addrs(&self, role: Role) -> (String, String) {
+        self.slots
+            .iter()
+            .find(|s| s.spec.role == role)
+            .map(|s| (s.spec.data_addr.clone(), s.spec.http_addr.clone()))
+            .unwrap_or_default()
     }
 
     /// The next exit report, the ones read early first.
@@ -370,7 +462,7 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
             end: plan.end,
             ..Default::default()
         },
-        controlplane_http: plan.controlplane_http.clone(),
+        controlplane_http: None,
         config: config.clone(),
     };
     let mut interrupts = signal(SignalKind::interrupt())?;
@@ -383,7 +475,9 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
         let started = async {
             supervisor.spawn(role)?;
             supervisor.save();
-            supervisor.wait_ready(role).await
+            supervisor.wait_ready(role).await?;
+            supervisor.connect(role);
+            anyhow::Ok(())
         };
         // A stop asked for during start-up is a stop, not a failure: the
         // exit code then says only whether the children stopped cleanly.
@@ -404,7 +498,8 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
                 None => Ok(Outcome::Stopped { clean }),
             };
         }
-        tracing::info!(%role, "ready");
+        let (addr, http) = supervisor.addrs(role);
+        tracing::info!(%role, %addr, %http, "ready");
     }
 
     let mut progress = Progress::new(
@@ -416,19 +511,9 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
-    let sink_http = plan
-        .children
-        .iter()
-        .find(|c| c.role == Role::Sink)
-        .map(|c| c.http_addr.clone())
-        .unwrap_or_default();
+    let (_, sink_http) = supervisor.addrs(Role::Sink);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let source_addr = plan
-        .children
-        .iter()
-        .find(|c| c.role == Role::Source)
-        .map(|c| c.data_addr.clone())
-        .unwrap_or_default();
+    let (source_addr, _) = supervisor.addrs(Role::Source);
     let tip = plan
         .end
         .is_none()

@@ -2,7 +2,6 @@
 //! small JSON status while the role is serving (503 once it stops), and
 //! `/metrics` renders Prometheus text. Roles merge their own routes in.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -86,24 +85,17 @@ async fn metrics_handler(State(state): State<AdminState>) -> impl IntoResponse {
     )
 }
 
-/// Binds `addr` and serves `router` until `shutdown` resolves. Binding errors
-/// come back at once so a port in use stops start-up with a clear message.
+/// Serves `router` on a bound listener until `shutdown` resolves (the
+/// caller spawns it where it tracks its tasks).
 pub async fn serve_http(
-    addr: &str,
+    listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr)
+) {
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))?;
-    let local = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
-    Ok((local, task))
+    {
+        tracing::error!(error = %e, "HTTP server stopped");
+    }
 }
