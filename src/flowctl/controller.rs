@@ -123,6 +123,18 @@ impl Default for FlowSignal {
     }
 }
 
+/// A client of the control plane's typed registry (`stellarflow.v1`), for
+/// a watcher that does not register itself: the pipeline supervisor checks
+/// with it that a child has registered. TLS and token come from `settings`.
+pub fn registry_client(
+    settings: &FlowctlSettings,
+    endpoint: &str,
+) -> anyhow::Result<ControlPlaneExtensionsClient<AuthChannel>> {
+    let config = ControllerConfig::from_settings(settings)?;
+    let channel = connect(endpoint, config.tls.as_ref(), config.auth_token.as_deref())?;
+    Ok(ControlPlaneExtensionsClient::new(channel))
+}
+
 /// A role's connection to the control plane. Cheap to clone.
 #[derive(Clone)]
 pub struct Controller {

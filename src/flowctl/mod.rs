@@ -11,7 +11,7 @@ pub mod proto;
 
 pub use advertise::Advertised;
 pub use channel::{connect, endpoint_uri, ClientTls};
-pub use controller::{Controller, ControllerConfig, FlowSignal, MetricsProvider};
+pub use controller::{registry_client, Controller, ControllerConfig, FlowSignal, MetricsProvider};
 pub use discovery::{choose_endpoint, default_endpoint, Upstream, UpstreamWatch};
 
 /// Event type produced by sources.

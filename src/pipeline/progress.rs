@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use parking_lot::Mutex;
 
+use crate::telemetry::SinkProgress;
+
 /// Prints lines to stderr without tearing the progress bar.
 #[derive(Default)]
 pub struct Printer {
@@ -31,32 +33,16 @@ impl Printer {
     }
 }
 
-/// What the sink reports at `/api/progress`.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Last ledger every output committed.
-    pub cursor: Option<u32>,
-    /// Last ledger received (written, maybe not yet committed).
-    pub ledger: Option<u32>,
-    /// Events written.
-    pub events: u64,
-}
-
 /// Asks the sink for its progress.
-pub async fn snapshot(client: &reqwest::Client, sink_http: &str) -> Option<Snapshot> {
-    let body: serde_json::Value = client
+pub async fn snapshot(client: &reqwest::Client, sink_http: &str) -> Option<SinkProgress> {
+    client
         .get(format!("http://{sink_http}/api/progress"))
         .send()
         .await
         .ok()?
         .json()
         .await
-        .ok()?;
-    Some(Snapshot {
-        cursor: body["cursor"].as_u64().map(|c| c as u32),
-        ledger: body["ledger"].as_u64().map(|c| c as u32),
-        events: body["events"].as_u64().unwrap_or(0),
-    })
+        .ok()
 }
 
 /// Keeps `tip` at the newest ledger the source can serve, looked up every
@@ -129,7 +115,7 @@ impl Progress {
     }
 
     /// Updates from a sink snapshot; `tip` is the newest ledger available.
-    pub fn update(&mut self, snap: &Snapshot, tip: Option<u32>) {
+    pub fn update(&mut self, snap: &SinkProgress, tip: Option<u32>) {
         // Files commit every flush interval; what has arrived shows motion.
         let Some(cursor) = snap.ledger.or(snap.cursor) else {
             return;

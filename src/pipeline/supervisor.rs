@@ -17,8 +17,10 @@ use super::plan::{ChildSpec, Plan};
 use super::progress::{self, Printer, Progress};
 use super::state::{alive, now, ChildState, PipelineState, StateDir};
 use crate::config::{Config, LogFormat, Role};
+use crate::flowctl::{registry_client, FLIGHT_ENDPOINT_KEY};
 use crate::listen::Listening;
 use crate::retry::Backoff;
+use crate::telemetry::RunSummary;
 
 /// Waits before restarting a child that keeps exiting (reset once it has
 /// run longer than the restart window).
@@ -53,7 +55,8 @@ struct Supervisor {
     logs: Box<dyn Fn(Role) -> LogSink + Send>,
     state: StateDir,
     record: PipelineState,
-    controlplane_http: Option<String>,
+    /// Our own control plane's gRPC endpoint, once it has bound.
+    controlplane: Option<String>,
     config: Config,
 }
 
@@ -181,32 +184,38 @@ impl Supervisor {
                 self.state.tail(&role.to_string(), 15)
             );
         }
-        let (Some(cp), false) = (self.controlplane_http.clone(), role == Role::Controlplane) else {
+        let (Some(endpoint), false) = (self.controlplane.clone(), role == Role::Controlplane)
+        else {
             return Ok(());
         };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()?;
+        let mut registry = registry_client(&self.config.settings.flowctl, &endpoint)?;
         let deadline = Instant::now() + timeout;
+        let port = |addr: &str| addr.rsplit(':').next().map(str::to_string);
         loop {
-            if let Ok(response) = client.get(format!("http://{cp}/api/services")).send().await {
-                let body: serde_json::Value = response.json().await.unwrap_or_default();
-                let registered = body["services"].as_array().into_iter().flatten().any(|s| {
-                    s["component_id"] == role.component_id()
-                        && s["is_healthy"] == true
-                        // The advertised host may differ from the bind
-                        // host (0.0.0.0, advertise_host); the port does not.
-                        && s["metadata"]["flight_endpoint"]
-                            .as_str()
-                            .is_some_and(|e| e.rsplit(':').next() == data.rsplit(':').next())
-                        && chrono::DateTime::parse_from_rfc3339(
-                            s["registered_at"].as_str().unwrap_or_default(),
-                        )
-                        .is_ok_and(|t| t.timestamp() as u64 + 1 >= started)
-                });
-                if registered {
-                    return Ok(());
-                }
+            let records = registry
+                .list_service_records(())
+                .await
+                .map(|reply| reply.into_inner().services)
+                .unwrap_or_default();
+            let registered = records.iter().any(|record| {
+                let (Some(info), Some(status)) = (&record.info, &record.status) else {
+                    return false;
+                };
+                let registered_at = record
+                    .registered_at
+                    .and_then(|t| std::time::SystemTime::try_from(t).ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                info.component_id == role.component_id()
+                    && status.is_healthy
+                    // The advertised host may differ from the bind host
+                    // (0.0.0.0, advertise_host); the port does not.
+                    && info.metadata.get(FLIGHT_ENDPOINT_KEY).and_then(|e| port(e)) == port(&data)
+                    && registered_at + 1 >= started
+            });
+            if registered {
+                return Ok(());
             }
             match self.exit_status(role) {
                 Some(true) if role == Role::Sink => return Ok(()),
@@ -232,7 +241,7 @@ impl Supervisor {
         };
         match role {
             Role::Controlplane => {
-                self.controlplane_http = Some(spec.http_addr.clone());
+                self.controlplane = Some(spec.data_addr.clone());
                 for slot in self.slots.iter_mut().filter(|s| s.spec.role != role) {
                     slot.spec.set("flowctl.endpoint", spec.data_addr.clone());
                 }
@@ -462,7 +471,7 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
             end: plan.end,
             ..Default::default()
         },
-        controlplane_http: None,
+        controlplane: None,
         config: config.clone(),
     };
     let mut interrupts = signal(SignalKind::interrupt())?;
@@ -574,24 +583,18 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
 }
 
 fn print_summary(plan: &Plan, took: Duration) {
-    let path = plan.state_dir.join("sink").join("summary.json");
-    let summary: serde_json::Value = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
+    let progress = RunSummary::read(&plan.state_dir.join("sink"))
+        .map(|summary| summary.progress)
         .unwrap_or_default();
-    let progress = &summary["progress"];
-    let events = progress["events"].as_u64().unwrap_or(0);
+    let events = progress.events;
     let (start, end) = (plan.start.unwrap_or(0), plan.end.unwrap_or(0));
     let ledgers = end.saturating_sub(start) + 1;
     let secs = took.as_secs_f64().max(0.001);
-    let by_type: Vec<String> = progress["events_by_type"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k} {}", v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let by_type: Vec<String> = progress
+        .events_by_type
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     let outputs = if plan.outputs.is_empty() {
         "parquet:./data".to_string()
     } else {

@@ -34,7 +34,7 @@ use crate::flight::{ledger_batches, BatchStream, FlightServer, RangeService, Tic
 use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, TTP_EVENT};
 use crate::runtime::{start_role, Registration, RoleHandle};
-use crate::telemetry::install_metrics;
+use crate::telemetry::{install_metrics, RunSummary};
 
 /// Opens every configured output (blocking: PostgreSQL set-up), plus the
 /// live feed.
@@ -294,15 +294,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let stats = running.stats.clone();
         running.shutdown().await?;
         result?;
-        let summary = serde_json::json!({
-            "start": config.settings.sink.start,
-            "end": config.settings.sink.end,
-            "outputs": config.settings.sink.outputs,
-            "progress": stats.progress(),
-        });
-        let path = Path::new(&config.settings.sink.state_dir).join("summary.json");
-        if let Err(e) = std::fs::write(&path, serde_json::to_vec_pretty(&summary)?) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot write the run summary");
+        let summary = RunSummary {
+            start: config.settings.sink.start,
+            end: config.settings.sink.end,
+            outputs: config.settings.sink.outputs.clone(),
+            progress: stats.progress(),
+        };
+        let dir = Path::new(&config.settings.sink.state_dir);
+        if let Err(e) = summary.write(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot write the run summary");
         }
         tracing::info!(
             events = stats.events.load(Ordering::Relaxed),

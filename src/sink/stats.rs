@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::telemetry::RoleCounters;
+use crate::telemetry::{RoleCounters, SinkProgress};
 
 /// Sink counters.
 #[derive(Default)]
@@ -50,18 +50,18 @@ impl SinkStats {
 
 impl SinkStats {
     /// What `/api/progress` and the run summary report.
-    pub fn progress(&self) -> serde_json::Value {
+    pub fn progress(&self) -> SinkProgress {
         let some = |a: &AtomicU64| match a.load(Ordering::Relaxed) {
-            0 => serde_json::Value::Null,
-            n => n.into(),
+            0 => None,
+            n => u32::try_from(n).ok(),
         };
-        serde_json::json!({
-            "cursor": some(&self.common.current_ledger),
-            "ledger": some(&self.received_ledger),
-            "events": self.events.load(Ordering::Relaxed),
-            "events_by_type": *self.by_type.lock(),
-            "files": self.files.load(Ordering::Relaxed),
-            "bytes": self.bytes.load(Ordering::Relaxed),
-        })
+        SinkProgress {
+            cursor: some(&self.common.current_ledger),
+            ledger: some(&self.received_ledger),
+            events: self.events.load(Ordering::Relaxed),
+            events_by_type: self.by_type.lock().clone(),
+            files: self.files.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
     }
 }
