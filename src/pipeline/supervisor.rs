@@ -1,9 +1,16 @@
-//! The supervisor: starts the children one after another (each only once
-//! the previous answers `/health` and, with a control plane, is registered
-//! and healthy), restarts a child that exits unexpectedly with exponential
-//! backoff and a limit per time window, stops everything in reverse order
-//! on SIGINT/SIGTERM (SIGKILL after the grace period; a second SIGINT stops
-//! at once), and ends a bounded run with a summary once the sink is done.
+//! The supervisor: one loop over typed [`Event`]s (a child exited, a child
+//! became ready, a signal, a tick) driving one [`Phase`] per child and a
+//! [`Mode`] for the run. It starts the children one after another (each
+//! once the previous has bound its ports, answers `/health` and, with our
+//! control plane, is registered), restarts a child that exits unexpectedly
+//! with exponential backoff and a limit per time window, stops everything
+//! in reverse order on SIGINT/SIGTERM (SIGKILL after the grace period; a
+//! second SIGINT kills at once), and ends a bounded run with a summary once
+//! the sink is done.
+//!
+//! Nothing in the loop sleeps: readiness checks run as tasks that report
+//! back as events, and backoffs and grace periods are deadlines checked on
+//! each tick, so a signal is handled within a tick whatever else is going on.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,7 +23,7 @@ use super::child::{self, Exit, LogSink};
 use super::plan::{ChildSpec, Plan};
 use super::progress::{self, Printer, Progress};
 use super::state::{alive, now, ChildState, PipelineState, StateDir};
-use crate::config::{Config, LogFormat, Role};
+use crate::config::{Config, FlowctlSettings, LogFormat, Role};
 use crate::flowctl::{registry_client, FLIGHT_ENDPOINT_KEY};
 use crate::listen::Listening;
 use crate::retry::Backoff;
@@ -25,15 +32,10 @@ use crate::telemetry::RunSummary;
 /// Waits before restarting a child that keeps exiting (reset once it has
 /// run longer than the restart window).
 const RESTART_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
-
-struct Slot {
-    spec: ChildSpec,
-    running: Option<child::Running>,
-    generation: u32,
-    restarts: u32,
-    recent: VecDeque<Instant>,
-    consecutive: u32,
-}
+/// How often deadlines are checked and progress is read.
+const TICK: Duration = Duration::from_millis(250);
+/// How long a killed child is given to be reaped before it is given up on.
+const REAP: Duration = Duration::from_secs(3);
 
 /// How a run ended.
 pub enum Outcome {
@@ -46,36 +48,115 @@ pub enum Outcome {
     },
 }
 
+/// Where one child is in its life.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Not started yet: it waits for the children before it.
+    Waiting,
+    /// Started; its readiness check runs.
+    Starting,
+    /// Ready (or restarted after having been ready).
+    Running,
+    /// Exited unexpectedly; started again at the instant given.
+    Backoff(Instant),
+    /// Sent SIGTERM; killed at the deadline.
+    Stopping(Instant),
+    /// Sent SIGKILL; given up on at the deadline.
+    Killed(Instant),
+    /// Exited, and not coming back.
+    Done,
+}
+
+/// What the supervisor reacts to.
+enum Event {
+    /// A child process ended.
+    Exited(Exit),
+    /// A readiness check ended.
+    Ready(Readiness),
+    /// SIGINT.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// Time to check deadlines and progress.
+    Tick,
+}
+
+/// A readiness check's answer.
+struct Readiness {
+    role: Role,
+    generation: u32,
+    result: Result<Listening, NotReady>,
+}
+
+/// Why a child is not ready.
+enum NotReady {
+    /// Its process ended; the exit event decides what that means.
+    Exited,
+    /// It cannot serve: a bind error, a timeout.
+    Failed(String),
+}
+
+/// What the run as a whole is doing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// Starting the child at this index of the plan.
+    Starting(usize),
+    /// Every child started; following progress.
+    Running,
+    /// Stopping every child, then ending with this outcome.
+    Stopping(Ending),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ending {
+    Finished,
+    Signalled,
+    Failed,
+}
+
+struct Child {
+    spec: ChildSpec,
+    phase: Phase,
+    running: Option<child::Running>,
+    generation: u32,
+    restarts: u32,
+    recent: VecDeque<Instant>,
+    consecutive: u32,
+}
+
 struct Supervisor {
-    slots: Vec<Slot>,
-    exits: mpsc::Receiver<Exit>,
-    /// Exit reports read early (while waiting for another child) and not yet handled.
-    pending: VecDeque<Exit>,
+    children: Vec<Child>,
+    mode: Mode,
     exits_tx: mpsc::Sender<Exit>,
+    ready_tx: mpsc::Sender<Readiness>,
     logs: Box<dyn Fn(Role) -> LogSink + Send>,
     state: StateDir,
     record: PipelineState,
     /// Our own control plane's gRPC endpoint, once it has bound.
     controlplane: Option<String>,
     config: Config,
+    /// Whether every child stopped by itself in time.
+    clean: bool,
+    /// Why a start-up or restart failed.
+    failure: Option<anyhow::Error>,
 }
 
 impl Supervisor {
-    fn slot(&mut self, role: Role) -> Option<&mut Slot> {
-        self.slots.iter_mut().find(|s| s.spec.role == role)
+    fn child(&mut self, role: Role) -> Option<&mut Child> {
+        self.children.iter_mut().find(|c| c.spec.role == role)
     }
 
     fn save(&mut self) {
-        for slot in &self.slots {
-            if let Some(running) = &slot.running {
+        for child in &self.children {
+            if let Some(running) = &child.running {
                 self.record.children.insert(
-                    slot.spec.role.to_string(),
+                    child.spec.role.to_string(),
                     ChildState {
                         pid: running.pid,
-                        http_addr: slot.spec.http_addr.clone(),
-                        data_addr: slot.spec.data_addr.clone(),
+                        http_addr: child.spec.http_addr.clone(),
+                        data_addr: child.spec.data_addr.clone(),
                         started_at: now(),
-                        restarts: slot.restarts,
+                        restarts: child.restarts,
                     },
                 );
             }
@@ -85,111 +166,420 @@ impl Supervisor {
         }
     }
 
-    fn spawn(&mut self, role: Role) -> anyhow::Result<()> {
+    fn tail(&self, role: Role) -> String {
+        format!(
+            "--- last lines of {} ---\n{}",
+            self.state.log(&role.to_string()).display(),
+            self.state.tail(&role.to_string(), 15)
+        )
+    }
+
+    /// Starts `role`'s process (again).
+    fn spawn(&mut self, role: Role) -> anyhow::Result<u32> {
         let logs = (self.logs)(role);
         let exits = self.exits_tx.clone();
-        let slot = self
-            .slot(role)
+        let child = self
+            .child(role)
             .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
-        slot.generation += 1;
-        Listening::clear(&slot.spec.state_dir);
-        slot.spec.write_config()?;
-        let running = child::spawn(&slot.spec, slot.generation, logs, exits)?;
-        slot.running = Some(running);
+        child.generation += 1;
+        Listening::clear(&child.spec.state_dir);
+        child.spec.write_config()?;
+        let running = child::spawn(&child.spec, child.generation, logs, exits)?;
+        let pid = running.pid;
+        child.running = Some(running);
+        self.save();
+        Ok(pid)
+    }
+
+    /// Starts the child at `index` and its readiness check.
+    fn start(&mut self, index: usize) -> anyhow::Result<()> {
+        let role = self.children[index].spec.role;
+        tracing::info!(%role, "starting");
+        let pid = self.spawn(role)?;
+        let child = &mut self.children[index];
+        child.phase = Phase::Starting;
+        let check = ReadyCheck {
+            role,
+            generation: child.generation,
+            pid,
+            state_dir: child.spec.state_dir.clone(),
+            timeout: self.config.settings.pipeline.start_timeout,
+            started: now(),
+            registry: self
+                .controlplane
+                .clone()
+                .filter(|_| role != Role::Controlplane)
+                .map(|endpoint| (self.config.settings.flowctl.clone(), endpoint)),
+        };
+        let ready = self.ready_tx.clone();
+        tokio::spawn(async move {
+            let answer = check.run().await;
+            let _ = ready.send(answer).await;
+        });
         Ok(())
     }
 
-    /// Waits for `role`'s report of the addresses it bound (it may have
-    /// been given port 0), and records them.
-    async fn wait_listening(&mut self, role: Role, pid: u32) -> anyhow::Result<()> {
-        let timeout = self.config.settings.pipeline.start_timeout;
-        let deadline = Instant::now() + timeout;
-        let dir = self
-            .slot(role)
-            .map(|s| s.spec.state_dir.clone())
-            .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
-        loop {
-            match Listening::read(&dir).filter(|report| report.pid() == pid) {
-                Some(Listening::Bound {
-                    data_addr,
-                    http_addr,
-                    ..
-                }) => {
-                    if let Some(slot) = self.slot(role) {
-                        slot.spec.bound(data_addr, http_addr);
-                    }
-                    return Ok(());
+    /// Gives the children after `role` the addresses it bound: the control
+    /// plane's endpoint to everyone, the source's to the processor, the
+    /// processor's to the sink.
+    fn connect(&mut self, role: Role) {
+        let Some(spec) = self.child(role).map(|c| c.spec.clone()) else {
+            return;
+        };
+        match role {
+            Role::Controlplane => {
+                self.controlplane = Some(spec.data_addr.clone());
+                for child in self.children.iter_mut().filter(|c| c.spec.role != role) {
+                    child.spec.set("flowctl.endpoint", spec.data_addr.clone());
                 }
-                Some(Listening::BindFailed {
-                    addr,
-                    in_use,
-                    error,
-                    ..
-                }) => {
-                    let hint = if in_use {
-                        format!(
-                            "\nhint: another process holds {addr}; stop it, or give {role} other addresses \
-                             in a --config file ([{}] {}/http_addr, port 0 for any free port) or with its \
-                             environment variables",
-                            role.section(),
-                            if role == Role::Controlplane { "grpc_addr" } else { "flight_addr" }
-                        )
-                    } else {
-                        String::new()
-                    };
-                    anyhow::bail!("{role} cannot listen on {addr}: {error}{hint}");
+            }
+            Role::Source => {
+                if let Some(child) = self.child(Role::Processor) {
+                    child.spec.set("processor.source_endpoint", spec.data_addr);
                 }
-                None => {}
             }
-            if self.exit_status(role).is_some() || !alive(pid) {
-                anyhow::bail!(
-                    "{role} exited before it listened\n--- last lines of {} ---\n{}",
-                    self.state.log(&role.to_string()).display(),
-                    self.state.tail(&role.to_string(), 15)
-                );
+            Role::Processor => {
+                if let Some(child) = self.child(Role::Sink) {
+                    child.spec.set("sink.processor_endpoint", spec.data_addr);
+                }
             }
-            if Instant::now() > deadline {
-                anyhow::bail!("{role} did not bind its ports within {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            Role::Sink | Role::Pipeline => {}
         }
     }
 
-    /// Waits until `role` is listening, healthy, and registered with our
-    /// control plane.
-    async fn wait_ready(&mut self, role: Role) -> anyhow::Result<()> {
-        let timeout = self.config.settings.pipeline.start_timeout;
-        let pid = self
-            .slot(role)
-            .and_then(|s| s.running.as_ref())
-            .map(|r| r.pid)
-            .unwrap_or(0);
-        let started = now();
-        self.wait_listening(role, pid).await?;
-        self.save();
-        let slot = self
-            .slot(role)
-            .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
-        let (http, data) = (slot.spec.http_addr.clone(), slot.spec.data_addr.clone());
-        if let Err(why) = child::wait_healthy(&http, timeout, || alive(pid)).await {
-            // A bounded sink may finish its range before we look; give the
-            // exit report a moment to arrive.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if role == Role::Sink && self.exit_status(role) == Some(true) {
-                return Ok(());
-            }
-            anyhow::bail!(
-                "{role} {why}\n--- last lines of {} ---\n{}",
-                self.state.log(&role.to_string()).display(),
-                self.state.tail(&role.to_string(), 15)
-            );
+    /// The addresses of `role` as it reported them.
+    fn addrs(&self, role: Role) -> (String, String) {
+        self.children
+            .iter()
+            .find(|c| c.spec.role == role)
+            .map(|c| (c.spec.data_addr.clone(), c.spec.http_addr.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Ends the run: every child is stopped, in reverse start order.
+    fn stop(&mut self, ending: Ending) {
+        if !matches!(self.mode, Mode::Stopping(_)) {
+            self.mode = Mode::Stopping(ending);
+            self.stop_next();
         }
-        let (Some(endpoint), false) = (self.controlplane.clone(), role == Role::Controlplane)
-        else {
-            return Ok(());
+    }
+
+    /// Stops the next child still running, in the order source, processor,
+    /// sink, control plane (each stops pulling from its upstream first).
+    fn stop_next(&mut self) {
+        const ORDER: [Role; 4] = [
+            Role::Source,
+            Role::Processor,
+            Role::Sink,
+            Role::Controlplane,
+        ];
+        let grace = self.config.settings.pipeline.shutdown_timeout;
+        if self
+            .children
+            .iter()
+            .any(|c| matches!(c.phase, Phase::Stopping(_) | Phase::Killed(_)))
+        {
+            return;
+        }
+        for child in &mut self.children {
+            if child.running.is_none() {
+                child.phase = Phase::Done;
+            }
+        }
+        for role in ORDER {
+            let Some(child) = self.child(role) else {
+                continue;
+            };
+            if let (Some(running), false) = (&child.running, child.phase == Phase::Done) {
+                tracing::info!(%role, "stopping");
+                running.terminate();
+                child.phase = Phase::Stopping(Instant::now() + grace);
+                return;
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.children.iter().all(|c| c.phase == Phase::Done)
+    }
+
+    /// A child's process ended.
+    fn on_exit(&mut self, exit: Exit) {
+        let bounded = self.record.end.is_some();
+        let mode = self.mode;
+        let Some(child) = self.child(exit.role) else {
+            return;
         };
-        let mut registry = registry_client(&self.config.settings.flowctl, &endpoint)?;
-        let deadline = Instant::now() + timeout;
+        if exit.generation != child.generation {
+            return;
+        }
+        let uptime = child
+            .running
+            .take()
+            .map(|r| r.started.elapsed())
+            .unwrap_or_default();
+        let phase = child.phase;
+        let success = exit.status.as_ref().is_ok_and(|s| s.success());
+        let status = match &exit.status {
+            Ok(s) => s.to_string(),
+            Err(e) => e.to_string(),
+        };
+        let role = exit.role;
+        let restart = match (mode, phase) {
+            (Mode::Stopping(_), Phase::Stopping(_) | Phase::Killed(_)) => {
+                if !success {
+                    tracing::warn!(%role, %status, "exited with an error while stopping");
+                    self.clean = false;
+                }
+                false
+            }
+            (Mode::Stopping(_), _) => false,
+            // A bounded sink that wrote its whole range ends the run, even
+            // one that finished before its readiness check looked.
+            _ if role == Role::Sink && success && bounded => {
+                self.stop(Ending::Finished);
+                false
+            }
+            (Mode::Starting(_), Phase::Starting) => {
+                let tail = self.tail(role);
+                self.fail(anyhow::anyhow!(
+                    "{role} exited during start-up ({status})\n{tail}"
+                ));
+                false
+            }
+            _ => true,
+        };
+        if restart {
+            self.schedule_restart(role, status, uptime);
+        } else {
+            if let Some(child) = self.child(role) {
+                child.phase = Phase::Done;
+            }
+            if matches!(self.mode, Mode::Stopping(_)) {
+                self.stop_next();
+            }
+        }
+    }
+
+    /// Records a failure and stops everything.
+    fn fail(&mut self, error: anyhow::Error) {
+        let error = match self.mode {
+            Mode::Starting(index) => {
+                let role = self.children[index].spec.role;
+                error.context(format!("cannot start the pipeline's {role}"))
+            }
+            _ => error,
+        };
+        self.failure.get_or_insert(error);
+        self.stop(Ending::Failed);
+    }
+
+    /// Schedules a restart of a crashed child, or fails past the limit.
+    fn schedule_restart(&mut self, role: Role, status: String, uptime: Duration) {
+        let limit = self.config.settings.pipeline.restart_limit as usize;
+        let window = self.config.settings.pipeline.restart_window;
+        let tail = self.tail(role);
+        let Some(child) = self.child(role) else {
+            return;
+        };
+        let now = Instant::now();
+        if uptime > window {
+            child.consecutive = 0;
+        }
+        child.consecutive += 1;
+        child.recent.retain(|t| now.duration_since(*t) < window);
+        child.recent.push_back(now);
+        if child.recent.len() > limit {
+            let times = child.recent.len();
+            self.fail(anyhow::anyhow!(
+                "{role} exited {times} times within {window:?} ({status}); giving up\n{tail}"
+            ));
+            return;
+        }
+        let delay = RESTART_BACKOFF.delay(child.consecutive - 1);
+        child.restarts += 1;
+        child.phase = Phase::Backoff(now + delay);
+        tracing::warn!(%role, %status, restart = child.restarts, ?delay, "child exited unexpectedly; restarting");
+    }
+
+    /// A readiness check ended.
+    fn on_ready(&mut self, ready: Readiness) {
+        let role = ready.role;
+        let Some(child) = self.child(role) else {
+            return;
+        };
+        if ready.generation != child.generation || child.phase != Phase::Starting {
+            return;
+        }
+        match ready.result {
+            Ok(Listening::Bound {
+                data_addr,
+                http_addr,
+                ..
+            }) => {
+                child.spec.bound(data_addr.clone(), http_addr.clone());
+                child.phase = Phase::Running;
+                tracing::info!(%role, addr = %data_addr, http = %http_addr, "ready");
+                self.connect(role);
+                self.save();
+                let Mode::Starting(index) = self.mode else {
+                    return;
+                };
+                if index + 1 < self.children.len() {
+                    self.mode = Mode::Starting(index + 1);
+                    if let Err(e) = self.start(index + 1) {
+                        self.fail(e);
+                    }
+                } else {
+                    self.mode = Mode::Running;
+                }
+            }
+            Ok(Listening::BindFailed {
+                addr,
+                in_use,
+                error,
+                ..
+            }) => {
+                let hint = if in_use {
+                    format!(
+                        "\nhint: another process holds {addr}; stop it, or give {role} other addresses \
+                         in a --config file ([{}] {}/http_addr, port 0 for any free port) or with its \
+                         environment variables",
+                        role.section(),
+                        if role == Role::Controlplane { "grpc_addr" } else { "flight_addr" }
+                    )
+                } else {
+                    String::new()
+                };
+                self.fail(anyhow::anyhow!(
+                    "{role} cannot listen on {addr}: {error}{hint}"
+                ));
+            }
+            // The exit event says whether that ends the run or fails it.
+            Err(NotReady::Exited) => {}
+            Err(NotReady::Failed(why)) => {
+                let tail = self.tail(role);
+                self.fail(anyhow::anyhow!("{role} {why}\n{tail}"));
+            }
+        }
+    }
+
+    /// Restarts what is due, kills what overstayed its grace period.
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for child in &mut self.children {
+            match child.phase {
+                Phase::Backoff(at) if now >= at => due.push(child.spec.role),
+                Phase::Stopping(deadline) if now >= deadline => {
+                    let role = child.spec.role;
+                    tracing::warn!(%role, grace = ?self.config.settings.pipeline.shutdown_timeout,
+                        "did not stop within the grace period; killing it");
+                    if let Some(running) = &child.running {
+                        running.kill();
+                    }
+                    child.phase = Phase::Killed(now + REAP);
+                    self.clean = false;
+                }
+                Phase::Killed(deadline) if now >= deadline => {
+                    tracing::warn!(role = %child.spec.role, "could not be reaped; leaving it");
+                    child.running = None;
+                    child.phase = Phase::Done;
+                }
+                _ => {}
+            }
+        }
+        if matches!(self.mode, Mode::Stopping(_)) {
+            self.stop_next();
+            return;
+        }
+        for role in due {
+            match self.spawn(role) {
+                Ok(_) => {
+                    if let Some(child) = self.child(role) {
+                        child.phase = Phase::Running;
+                    }
+                }
+                Err(e) => self.fail(e),
+            }
+        }
+    }
+
+    /// A second interrupt while stopping: kill everything now.
+    fn kill_all(&mut self) {
+        tracing::warn!("second interrupt: killing every child now");
+        let deadline = Instant::now() + REAP;
+        for child in &mut self.children {
+            if let Some(running) = &child.running {
+                running.kill();
+                child.phase = Phase::Killed(deadline);
+            }
+        }
+        self.clean = false;
+    }
+}
+
+/// Waits for a child to bind, answer `/health` and register.
+struct ReadyCheck {
+    role: Role,
+    generation: u32,
+    pid: u32,
+    state_dir: std::path::PathBuf,
+    timeout: Duration,
+    started: u64,
+    /// Our control plane, when the child must register with it.
+    registry: Option<(FlowctlSettings, String)>,
+}
+
+impl ReadyCheck {
+    async fn run(self) -> Readiness {
+        let result = self.check().await;
+        Readiness {
+            role: self.role,
+            generation: self.generation,
+            result,
+        }
+    }
+
+    async fn check(&self) -> Result<Listening, NotReady> {
+        let deadline = Instant::now() + self.timeout;
+        let timeout = self.timeout;
+        let alive = || alive(self.pid);
+        // 1. The addresses it bound (it may have been given port 0).
+        let listening = loop {
+            match Listening::read(&self.state_dir).filter(|r| r.pid() == self.pid) {
+                Some(report) => break report,
+                None if !alive() => return Err(NotReady::Exited),
+                None if Instant::now() > deadline => {
+                    return Err(NotReady::Failed(format!(
+                        "did not bind its ports within {timeout:?}"
+                    )))
+                }
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        let Listening::Bound {
+            data_addr,
+            http_addr,
+            ..
+        } = &listening
+        else {
+            return Ok(listening);
+        };
+        // 2. Healthy.
+        if let Err(why) = child::wait_healthy(http_addr, timeout, alive).await {
+            return Err(if alive() {
+                NotReady::Failed(why)
+            } else {
+                NotReady::Exited
+            });
+        }
+        // 3. Registered with our control plane, under the port it bound.
+        let Some((settings, endpoint)) = &self.registry else {
+            return Ok(listening);
+        };
+        let mut registry =
+            registry_client(settings, endpoint).map_err(|e| NotReady::Failed(e.to_string()))?;
         let port = |addr: &str| addr.rsplit(':').next().map(str::to_string);
         loop {
             let records = registry
@@ -207,211 +597,26 @@ impl Supervisor {
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
-                info.component_id == role.component_id()
+                info.component_id == self.role.component_id()
                     && status.is_healthy
                     // The advertised host may differ from the bind host
                     // (0.0.0.0, advertise_host); the port does not.
-                    && info.metadata.get(FLIGHT_ENDPOINT_KEY).and_then(|e| port(e)) == port(&data)
-                    && registered_at + 1 >= started
+                    && info.metadata.get(FLIGHT_ENDPOINT_KEY).and_then(|e| port(e)) == port(data_addr)
+                    && registered_at + 1 >= self.started
             });
             if registered {
-                return Ok(());
+                return Ok(listening);
             }
-            match self.exit_status(role) {
-                Some(true) if role == Role::Sink => return Ok(()),
-                Some(_) => anyhow::bail!(
-                    "{role} exited while registering\n{}",
-                    self.state.tail(&role.to_string(), 15)
-                ),
-                None => {}
+            if !alive() {
+                return Err(NotReady::Exited);
             }
             if Instant::now() > deadline {
-                anyhow::bail!("{role} is healthy but did not register with the control plane within {timeout:?}");
+                return Err(NotReady::Failed(format!(
+                    "is healthy but did not register with the control plane within {timeout:?}"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    /// Gives the children after `role` the addresses it bound: the control
-    /// plane's endpoint to everyone, the source's to the processor, the
-    /// processor's to the sink.
-    fn connect(&mut self, role: Role) {
-        let Some(spec) = self.slot(role).map(|s| s.spec.clone()) else {
-            return;
-        };
-        match role {
-            Role::Controlplane => {
-                self.controlplane = Some(spec.data_addr.clone());
-                for slot in self.slots.iter_mut().filter(|s| s.spec.role != role) {
-                    slot.spec.set("flowctl.endpoint", spec.data_addr.clone());
-                }
-            }
-            Role::Source => {
-                if let Some(slot) = self.slot(Role::Processor) {
-                    slot.spec.set("processor.source_endpoint", spec.data_addr);
-                }
-            }
-            Role::Processor => {
-                if let Some(slot) = self.slot(Role::Sink) {
-                    slot.spec.set("sink.processor_endpoint", spec.data_addr);
-                }
-            }
-            Role::Sink | Role::Pipeline => {}
-        }
-    }
-
-    /// The address of `role` as it reported it.
-    fn addrs(&self, role: Role) -> (String, String) {
-        self.slots
-            .iter()
-            .find(|s| s.spec.role == role)
-            .map(|s| (s.spec.data_addr.clone(), s.spec.http_addr.clone()))
-            .unwrap_or_default()
-    }
-
-    /// The next exit report, the ones read early first.
-    async fn next_exit(&mut self) -> Option<Exit> {
-        if let Some(exit) = self.pending.pop_front() {
-            return Some(exit);
-        }
-        self.exits.recv().await
-    }
-
-    /// How `role`'s current process ended, if it has: `Some(true)` for
-    /// success. The report stays queued so the main loop still handles it
-    /// (a bounded sink's exit ends the run).
-    fn exit_status(&mut self, role: Role) -> Option<bool> {
-        while let Ok(exit) = self.exits.try_recv() {
-            self.pending.push_back(exit);
-        }
-        let generation = self
-            .slots
-            .iter()
-            .find(|s| s.spec.role == role)
-            .map(|s| s.generation)?;
-        self.pending
-            .iter()
-            .find(|exit| exit.role == role && exit.generation == generation)
-            .map(|exit| exit.status.as_ref().is_ok_and(|s| s.success()))
-    }
-
-    /// Stops every running child in reverse start order.
-    async fn stop_all(&mut self, interrupts: &mut tokio::signal::unix::Signal) -> bool {
-        let grace = self.config.settings.pipeline.shutdown_timeout;
-        // Children that already exited (their reports are queued) need no stopping.
-        while let Ok(exit) = self.exits.try_recv() {
-            self.pending.push_back(exit);
-        }
-        for exit in std::mem::take(&mut self.pending) {
-            if let Some(slot) = self
-                .slot(exit.role)
-                .filter(|s| s.generation == exit.generation)
-            {
-                slot.running = None;
-            }
-        }
-        let mut clean = true;
-        let order = [
-            Role::Source,
-            Role::Processor,
-            Role::Sink,
-            Role::Controlplane,
-        ];
-        for role in order {
-            let Some(slot) = self.slot(role) else {
-                continue;
-            };
-            let Some(running) = &slot.running else {
-                continue;
-            };
-            tracing::info!(%role, "stopping");
-            running.terminate();
-            let deadline = tokio::time::Instant::now() + grace;
-            loop {
-                tokio::select! {
-                    exit = self.next_exit() => {
-                        let Some(exit) = exit else { break };
-                        let generation = self.slot(exit.role).map(|s| s.generation).unwrap_or(0);
-                        if exit.generation != generation {
-                            continue;
-                        }
-                        if !exit.status.as_ref().is_ok_and(|s| s.success()) {
-                            tracing::warn!(role = %exit.role, status = ?exit.status, "exited with an error while stopping");
-                            clean = false;
-                        }
-                        if let Some(slot) = self.slot(exit.role) {
-                            slot.running = None;
-                        }
-                        if exit.role == role {
-                            break;
-                        }
-                    }
-                    _ = tokio::time::sleep_until(deadline) => {
-                        tracing::warn!(%role, ?grace, "did not stop within the grace period; killing it");
-                        if let Some(running) = self.slot(role).and_then(|s| s.running.as_ref()) {
-                            running.kill();
-                        }
-                        clean = false;
-                        break;
-                    }
-                    _ = interrupts.recv() => {
-                        tracing::warn!("second interrupt: killing every child now");
-                        for slot in &self.slots {
-                            if let Some(running) = &slot.running {
-                                running.kill();
-                            }
-                        }
-                        return false;
-                    }
-                }
-            }
-        }
-        // Reap what was killed.
-        let reap = tokio::time::Instant::now() + Duration::from_secs(3);
-        while self.slots.iter().any(|s| s.running.is_some()) {
-            match tokio::time::timeout_at(reap, self.next_exit()).await {
-                Ok(Some(exit)) => {
-                    if let Some(slot) = self.slot(exit.role) {
-                        slot.running = None;
-                    }
-                }
-                _ => break,
-            }
-        }
-        clean
-    }
-
-    /// Restarts a crashed child, or fails past the restart limit.
-    async fn restart(&mut self, role: Role, status: String) -> anyhow::Result<()> {
-        let limit = self.config.settings.pipeline.restart_limit as usize;
-        let window = self.config.settings.pipeline.restart_window;
-        let log = self.state.tail(&role.to_string(), 15);
-        let slot = self
-            .slot(role)
-            .ok_or_else(|| anyhow::anyhow!("no child {role}"))?;
-        let uptime = slot
-            .running
-            .as_ref()
-            .map(|r| r.started.elapsed())
-            .unwrap_or_default();
-        slot.running = None;
-        if uptime > window {
-            slot.consecutive = 0;
-        }
-        slot.consecutive += 1;
-        let now = Instant::now();
-        slot.recent.retain(|t| now.duration_since(*t) < window);
-        slot.recent.push_back(now);
-        if slot.recent.len() > limit {
-            anyhow::bail!("{role} exited {} times within {window:?} ({status}); giving up\n--- last lines ---\n{log}", slot.recent.len());
-        }
-        let delay = RESTART_BACKOFF.delay(slot.consecutive - 1);
-        slot.restarts += 1;
-        tracing::warn!(%role, %status, restart = slot.restarts, ?delay, "child exited unexpectedly; restarting");
-        tokio::time::sleep(delay).await;
-        self.spawn(role)?;
-        self.save();
-        Ok(())
     }
 }
 
@@ -445,13 +650,15 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
             json,
         }
     });
-    let (exits_tx, exits) = mpsc::channel(16);
+    let (exits_tx, mut exits) = mpsc::channel(16);
+    let (ready_tx, mut ready) = mpsc::channel(4);
     let mut supervisor = Supervisor {
-        slots: plan
+        children: plan
             .children
             .iter()
-            .map(|spec| Slot {
+            .map(|spec| Child {
                 spec: spec.clone(),
+                phase: Phase::Waiting,
                 running: None,
                 generation: 0,
                 restarts: 0,
@@ -459,9 +666,9 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
                 consecutive: 0,
             })
             .collect(),
-        exits,
-        pending: VecDeque::new(),
+        mode: Mode::Starting(0),
         exits_tx,
+        ready_tx,
         logs,
         state,
         record: PipelineState {
@@ -473,111 +680,93 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
         },
         controlplane: None,
         config: config.clone(),
+        clean: true,
+        failure: None,
     };
     let mut interrupts = signal(SignalKind::interrupt())?;
     let mut terminates = signal(SignalKind::terminate())?;
-    let began = Instant::now();
-
-    for spec in &plan.children {
-        let role = spec.role;
-        tracing::info!(%role, addr = %spec.data_addr, http = %spec.http_addr, "starting");
-        let started = async {
-            supervisor.spawn(role)?;
-            supervisor.save();
-            supervisor.wait_ready(role).await?;
-            supervisor.connect(role);
-            anyhow::Ok(())
-        };
-        // A stop asked for during start-up is a stop, not a failure: the
-        // exit code then says only whether the children stopped cleanly.
-        let (failure, signalled) = tokio::select! {
-            result = started => (result.err(), None),
-            _ = interrupts.recv() => (None, Some("SIGINT")),
-            _ = terminates.recv() => (None, Some("SIGTERM")),
-        };
-        if failure.is_some() || signalled.is_some() {
-            if let Some(signal) = signalled {
-                tracing::info!(%role, "{signal} while starting {role}; stopping");
-            }
-            let clean = supervisor.stop_all(&mut interrupts).await;
-            supervisor.record.stopped = true;
-            supervisor.save();
-            return match failure {
-                Some(error) => Err(error.context(format!("cannot start the pipeline's {role}"))),
-                None => Ok(Outcome::Stopped { clean }),
-            };
-        }
-        let (addr, http) = supervisor.addrs(role);
-        tracing::info!(%role, %addr, %http, "ready");
-    }
-
-    let mut progress = Progress::new(
-        plan.start,
-        plan.end,
-        config.settings.monitoring.interval,
-        &printer,
-    );
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
-    let (_, sink_http) = supervisor.addrs(Role::Sink);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let (source_addr, _) = supervisor.addrs(Role::Source);
-    let tip = plan
-        .end
-        .is_none()
-        .then(|| progress::follow_tip(source_addr, config.settings.monitoring.interval));
-    let outcome = loop {
-        tokio::select! {
-            exit = supervisor.next_exit() => {
-                let Some(exit) = exit else { break Outcome::Stopped { clean: false } };
-                let current = supervisor.slot(exit.role).map(|s| s.generation).unwrap_or(0);
-                if exit.generation != current {
-                    continue;
+    let began = Instant::now();
+    let mut progress: Option<Progress> = None;
+    let mut tip = None;
+    if let Err(e) = supervisor.start(0) {
+        supervisor.fail(e);
+    }
+
+    while !supervisor.stopped() {
+        let event = tokio::select! {
+            Some(exit) = exits.recv() => Event::Exited(exit),
+            Some(answer) = ready.recv() => Event::Ready(answer),
+            _ = interrupts.recv() => Event::Interrupt,
+            _ = terminates.recv() => Event::Terminate,
+            _ = tick.tick() => Event::Tick,
+        };
+        match event {
+            Event::Exited(exit) => supervisor.on_exit(exit),
+            Event::Ready(answer) => supervisor.on_ready(answer),
+            Event::Interrupt | Event::Terminate => match supervisor.mode {
+                Mode::Stopping(_) if matches!(event, Event::Interrupt) => supervisor.kill_all(),
+                Mode::Stopping(_) => {}
+                Mode::Starting(index) => {
+                    let role = supervisor.children[index].spec.role;
+                    tracing::info!(%role, "signal while starting {role}; stopping");
+                    supervisor.stop(Ending::Signalled);
                 }
-                let success = exit.status.as_ref().is_ok_and(|s| s.success());
-                if exit.role == Role::Sink && success && plan.end.is_some() {
-                    if let Some(slot) = supervisor.slot(Role::Sink) {
-                        slot.running = None;
+                Mode::Running => supervisor.stop(Ending::Signalled),
+            },
+            Event::Tick => {
+                supervisor.on_tick();
+                if supervisor.mode == Mode::Running {
+                    let shown = progress.get_or_insert_with(|| {
+                        Progress::new(
+                            plan.start,
+                            plan.end,
+                            config.settings.monitoring.interval,
+                            &printer,
+                        )
+                    });
+                    if plan.end.is_none() && tip.is_none() {
+                        let (source, _) = supervisor.addrs(Role::Source);
+                        tip = Some(progress::follow_tip(
+                            source,
+                            config.settings.monitoring.interval,
+                        ));
                     }
-                    break Outcome::Finished;
-                }
-                let status = match &exit.status {
-                    Ok(s) => s.to_string(),
-                    Err(e) => e.to_string(),
-                };
-                if let Err(error) = supervisor.restart(exit.role, status).await {
-                    progress.finish(&printer);
-                    supervisor.stop_all(&mut interrupts).await;
-                    supervisor.record.stopped = true;
-                    supervisor.save();
-                    return Err(error);
-                }
-            }
-            _ = interrupts.recv() => break Outcome::Stopped { clean: true },
-            _ = terminates.recv() => break Outcome::Stopped { clean: true },
-            _ = tick.tick() => {
-                if let Some(snap) = progress::snapshot(&client, &sink_http).await {
-                    let tip = tip.as_ref().map(|(t, _)| t.load(std::sync::atomic::Ordering::Relaxed)).filter(|t| *t > 0);
-                    progress.update(&snap, tip);
+                    let (_, sink_http) = supervisor.addrs(Role::Sink);
+                    if let Some(snap) = progress::snapshot(&client, &sink_http).await {
+                        let tip = tip
+                            .as_ref()
+                            .map(|(t, _)| t.load(std::sync::atomic::Ordering::Relaxed))
+                            .filter(|t| *t > 0);
+                        shown.update(&snap, tip);
+                    }
                 }
             }
         }
-    };
-    progress.finish(&printer);
+    }
+    if let Some(progress) = progress {
+        progress.finish(&printer);
+    }
     if let Some((_, task)) = tip {
         task.abort();
     }
-    let clean = supervisor.stop_all(&mut interrupts).await;
     supervisor.record.stopped = true;
     supervisor.save();
-    match outcome {
-        Outcome::Finished => {
+    match supervisor.mode {
+        Mode::Stopping(Ending::Failed) => Err(supervisor
+            .failure
+            .take()
+            .unwrap_or_else(|| anyhow::anyhow!("the pipeline failed"))),
+        Mode::Stopping(Ending::Finished) => {
             print_summary(&plan, began.elapsed());
             Ok(Outcome::Finished)
         }
-        Outcome::Stopped { clean: signalled } => Ok(Outcome::Stopped {
-            clean: clean && signalled,
+        _ => Ok(Outcome::Stopped {
+            clean: supervisor.clean,
         }),
     }
 }
