@@ -45,6 +45,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, FlowctlSettings, Role};
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
 use crate::flowctl::{Advertised, Controller, ControllerConfig, MetricsProvider};
+use crate::listen::Bound;
 use crate::telemetry::{admin_router, install_metrics, serve_http, Health};
 
 /// A serving role's moving parts, stopped together.
@@ -139,13 +140,30 @@ pub struct Started {
     pub http_addr: SocketAddr,
 }
 
-/// The start-up every serving role shares: binds the Flight port once (the
-/// port registered is the port served), serves `/health` and `/metrics`
+/// Binds a serving role's Flight and HTTP sockets where its settings say,
+/// and reports the outcome in its state dir (see [`crate::listen`]).
+pub async fn bind(role: Role, config: &Config) -> anyhow::Result<Bound> {
+    let serving = config
+        .settings
+        .serving(role)
+        .ok_or_else(|| anyhow::anyhow!("{role} is not a serving role"))?;
+    Ok(crate::listen::bind_role(
+        serving.flight_addr,
+        "Arrow Flight",
+        serving.http_addr,
+        Some(Path::new(serving.state_dir)),
+    )
+    .await?)
+}
+
+/// The start-up every serving role shares, on sockets already bound (the
+/// port registered is the port served): serves `/health` and `/metrics`
 /// (plus `api`, the role's own routes), and registers with the control
 /// plane under the advertised endpoints.
 pub async fn start_role(
     role: Role,
     config: &Config,
+    bound: Bound,
     registration: Registration,
     api: Option<axum::Router>,
     heartbeat: Arc<dyn MetricsProvider>,
@@ -156,13 +174,6 @@ pub async fn start_role(
         .ok_or_else(|| anyhow::anyhow!("{role} is not a serving role"))?;
     let flowctl = &config.settings.flowctl;
     let mut handle = RoleHandle::new(role.component_id());
-    let bound = crate::listen::bind_role(
-        serving.flight_addr,
-        "Arrow Flight",
-        serving.http_addr,
-        Some(Path::new(serving.state_dir)),
-    )
-    .await?;
     let (flight, flight_addr, http_addr) = (bound.data, bound.data_addr, bound.http_addr);
     let mut router = admin_router(handle.health.clone(), install_metrics());
     if let Some(api) = api {

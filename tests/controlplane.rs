@@ -208,7 +208,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn silent_service_expires_and_heartbeat_revives_it() {
     let cp = start(&[
-        ("controlplane.ttl", "200ms"),
+        ("controlplane.ttl", "1s"),
         ("controlplane.sweep_interval", "20ms"),
     ])
     .await;
@@ -234,11 +234,16 @@ async fn silent_service_expires_and_heartbeat_revives_it() {
         }
     };
     assert!(status(&mut c).await);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(
-        !status(&mut c).await,
-        "no heartbeat for 2 x TTL must mean unhealthy"
-    );
+    // Unhealthy once the TTL passes without a heartbeat (polled: the sweep
+    // runs on its own clock).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&mut c).await {
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeat for longer than the TTL must mean unhealthy"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     c.heartbeat(ServiceHeartbeat {
         service_id: id.clone(),
         ..Default::default()
@@ -332,10 +337,21 @@ async fn registry_survives_a_restart_with_state_dir() {
 
 #[tokio::test]
 async fn client_started_first_runs_simulated_then_registers() {
-    let port = common::free_port();
+    // The control plane's port is bound but not listening, so connections
+    // are refused until the control plane starts on this very socket.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
     let interval = Duration::from_millis(300);
     let controller = Controller::new(
-        controller_config(format!("127.0.0.1:{port}"), interval),
+        controller_config(addr.to_string(), interval),
         source_info(""),
         Arc::new(HashMap::new),
     )
@@ -348,16 +364,23 @@ async fn client_started_first_runs_simulated_then_registers() {
     );
     assert!(!controller.is_registered());
 
-    let addr = format!("127.0.0.1:{port}");
-    let cp = start(&[("controlplane.grpc_addr", &addr)]).await;
-    let started = Instant::now();
-    while !controller.is_registered() {
-        assert!(
-            started.elapsed() < 2 * interval + Duration::from_millis(500),
-            "registered within two intervals"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    socket.listen(128).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let grpc = tokio::net::TcpListener::from_std(socket.into()).unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sockets = stellarflow::listen::Bound {
+        data_addr: addr,
+        data: grpc,
+        http_addr: http.local_addr().unwrap(),
+        http,
+    };
+    let cp = controlplane::start_on(&common::config(Role::Controlplane, &[]), sockets)
+        .await
+        .expect("control plane starts");
+    common::eventually("the client registers", Duration::from_secs(10), || {
+        controller.is_registered().then_some(())
+    })
+    .await;
     let id = controller.service_id();
     assert!(!id.starts_with("sim-"));
     assert!(cp.registry.status(&id).is_ok());
@@ -365,14 +388,12 @@ async fn client_started_first_runs_simulated_then_registers() {
     // Heartbeats flow; a control plane that forgets us makes the client
     // re-register on its next heartbeat.
     cp.registry.deregister(&id).unwrap();
-    let started = Instant::now();
-    while cp.registry.status(&id).is_err() {
-        assert!(
-            started.elapsed() < 3 * interval,
-            "re-registered after a failed heartbeat"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::eventually(
+        "re-registered after a failed heartbeat",
+        Duration::from_secs(10),
+        || cp.registry.status(&id).is_ok().then_some(()),
+    )
+    .await;
     controller.stop().await;
     assert!(cp.registry.status(&id).is_err(), "stop deregisters");
     cp.shutdown().await;
@@ -397,9 +418,9 @@ async fn discovery_finds_flight_endpoint_and_follows_changes() {
     processor.start().await;
 
     // Nothing registered: the configured endpoint, else the default port.
+    // `spawn` returns after the first discovery.
     let watch =
         UpstreamWatch::spawn(Some(processor.clone()), flowctl::STELLAR_LEDGER_EVENT, None).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(watch.current(), "127.0.0.1:8815");
 
     let mut c = client(cp.grpc_addr).await;

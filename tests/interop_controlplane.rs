@@ -8,6 +8,8 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use stellarflow::listen::Listening;
+
 struct Killed(std::process::Child);
 
 impl Drop for Killed {
@@ -22,24 +24,29 @@ fn python_grpc_client_registers_and_heartbeats() {
     let Some(python) = common::python_with(&["grpc", "grpc_tools"]) else {
         return;
     };
-    let grpc = format!("127.0.0.1:{}", common::free_port());
-    let http = format!("127.0.0.1:{}", common::free_port());
+    // Any free ports; the control plane reports the ones it bound.
+    let state = tempfile::tempdir().unwrap();
     let _cp = Killed(
         Command::new(common::bin())
-            .args(["controlplane", "--grpc-addr", &grpc, "--http-addr", &http])
+            .args(["controlplane", "--grpc-addr", "127.0.0.1:0"])
+            .args(["--http-addr", "127.0.0.1:0", "--state-dir"])
+            .arg(state.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start control plane"),
     );
     let started = Instant::now();
-    while std::net::TcpStream::connect(&grpc).is_err() {
+    let grpc = loop {
+        if let Some(Listening::Bound { data_addr, .. }) = Listening::read(state.path()) {
+            break data_addr;
+        }
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "control plane did not start"
+            "control plane did not report its ports"
         );
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
     let proto = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
     let out = Command::new(python)
         .arg(common::test_file("python/flowctl_client.py"))

@@ -378,8 +378,8 @@ async fn survives_sigkill_at_random_moments() {
 async fn websocket_clients_get_exactly_their_events() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let processor_port = common::free_port();
-    let processor_addr = format!("127.0.0.1:{processor_port}");
+    let processor_sockets = common::bind_free("Arrow Flight").await;
+    let processor_addr = processor_sockets.data_addr.to_string();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state").to_str().unwrap().to_string();
     let mut flags = sink_flags(&processor_addr, &state, ("4000", "4029"));
@@ -417,9 +417,13 @@ async fn websocket_clients_get_exactly_their_events() {
     let source = common::start_source(lake.path().to_str().unwrap(), &[])
         .await
         .unwrap();
-    let processor = common::start_processor(
-        &source.flight_addr.to_string(),
-        &[("processor.flight_addr", processor_addr.as_str())],
+    let source_addr = source.flight_addr.to_string();
+    let processor = stellarflow::processor::start_on(
+        &common::config(
+            Role::Processor,
+            &[("processor.source_endpoint", source_addr.as_str())],
+        ),
+        processor_sockets,
     )
     .await
     .unwrap();

@@ -56,6 +56,19 @@ impl Running {
 /// Binds and starts the control plane described by `config`.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let settings = &config.settings.controlplane;
+    let bound = crate::listen::bind_role(
+        &settings.grpc_addr,
+        "gRPC",
+        &settings.http_addr,
+        settings.state_dir.as_deref().map(Path::new),
+    )
+    .await?;
+    start_on(config, bound).await
+}
+
+/// Starts on sockets the caller bound (gRPC as `data`).
+pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::Result<Running> {
+    let settings = &config.settings.controlplane;
     let metrics = install_metrics();
     let tls = security::server_tls(settings)?;
     let store = settings
@@ -64,13 +77,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .map(|dir| store::Store::open(Path::new(dir)))
         .transpose()?;
 
-    let bound = crate::listen::bind_role(
-        &settings.grpc_addr,
-        "gRPC",
-        &settings.http_addr,
-        settings.state_dir.as_deref().map(Path::new),
-    )
-    .await?;
     let (listener, grpc_addr, http_addr) = (bound.data, bound.data_addr, bound.http_addr);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let registry = Registry::new(settings.ttl, store, format!("{scheme}://{grpc_addr}"))?;

@@ -6,6 +6,7 @@ mod child;
 mod commands;
 mod plan;
 mod progress;
+mod ready;
 mod state;
 mod supervisor;
 

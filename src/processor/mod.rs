@@ -82,6 +82,12 @@ pub fn extraction(config: &Config) -> Result<Extraction, ConfigError> {
 
 /// Starts serving.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_on(config, crate::runtime::bind(Role::Processor, config).await?).await
+}
+
+/// Starts serving on sockets the caller bound (tests that must know the
+/// address before the role exists bind first, with no window in between).
+pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::Result<Running> {
     let settings = &config.settings.processor;
     // Before anything records a metric.
     install_metrics();
@@ -104,7 +110,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     };
     let heartbeat_stats = stats.clone();
     let heartbeat = Arc::new(move || heartbeat_stats.heartbeat());
-    let mut role = start_role(Role::Processor, config, registration, None, heartbeat).await?;
+    let mut role = start_role(
+        Role::Processor,
+        config,
+        bound,
+        registration,
+        None,
+        heartbeat,
+    )
+    .await?;
     let upstream = UpstreamWatch::spawn(
         role.handle.controller.clone(),
         STELLAR_LEDGER_EVENT,

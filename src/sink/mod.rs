@@ -155,6 +155,12 @@ impl Running {
 
 /// Opens the outputs and starts writing.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_on(config, crate::runtime::bind(Role::Sink, config).await?).await
+}
+
+/// Starts serving on sockets the caller bound (tests that must know the
+/// address before the role exists bind first, with no window in between).
+pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::Result<Running> {
     let settings = config.settings.sink.clone();
     // Before anything records a metric.
     install_metrics();
@@ -202,7 +208,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         heartbeat_stats.heartbeat()
     });
     let api = api::router(feed.clone(), stats.clone());
-    let mut role = start_role(Role::Sink, config, registration, Some(api), heartbeat).await?;
+    let mut role = start_role(
+        Role::Sink,
+        config,
+        bound,
+        registration,
+        Some(api),
+        heartbeat,
+    )
+    .await?;
     let upstream = UpstreamWatch::spawn(
         role.handle.controller.clone(),
         TTP_EVENT,

@@ -150,6 +150,12 @@ impl Running {
 
 /// Opens the backend and starts serving.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_on(config, crate::runtime::bind(Role::Source, config).await?).await
+}
+
+/// Starts serving on sockets the caller bound (tests that must know the
+/// address before the role exists bind first, with no window in between).
+pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::Result<Running> {
     let settings = &config.settings.source;
     // Before anything records a metric.
     install_metrics();
@@ -174,7 +180,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     };
     let heartbeat_stats = stats.clone();
     let heartbeat = Arc::new(move || heartbeat_stats.heartbeat());
-    let mut role = start_role(Role::Source, config, registration, None, heartbeat).await?;
+    let mut role = start_role(Role::Source, config, bound, registration, None, heartbeat).await?;
     let flight_service = FlightServer::new(service.clone(), role.handle.stop.clone()).into_grpc();
     let raw = LedgerSourceServer::new(raw_ledgers::RawLedgerService::new(
         backend.clone(),

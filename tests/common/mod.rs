@@ -33,12 +33,13 @@ pub fn config(role: Role, flags: &[(&'static str, &str)]) -> Config {
     .unwrap_or_else(|e| panic!("test configuration rejected: {e}"))
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+/// A role's sockets bound on free ports now, for a test that must know an
+/// address before the role exists: the role is later started on these very
+/// sockets (`start_on`), so no other process can take the port in between.
+pub async fn bind_free(what: &'static str) -> stellarflow::listen::Bound {
+    stellarflow::listen::bind_role("127.0.0.1:0", what, "127.0.0.1:0", None)
+        .await
+        .expect("free ports")
 }
 
 /// Polls `check` every 50 ms until it gives a value, and panics naming
