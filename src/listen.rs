@@ -28,7 +28,7 @@ pub struct BindError {
 
 impl BindError {
     /// Whether another process holds the port.
-    pub fn in_use(&self) -> bool {
+    pub(crate) fn in_use(&self) -> bool {
         self.source.kind() == ErrorKind::AddrInUse
     }
 }
@@ -72,7 +72,7 @@ pub enum Listening {
 }
 
 /// The report's file name inside a role's state dir.
-pub const LISTENING_FILE: &str = "listening.json";
+pub(crate) const LISTENING_FILE: &str = "listening.json";
 
 impl Listening {
     /// A report of `error` by this process.

@@ -8,7 +8,7 @@ pub fn install_tls_provider() {
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -38,7 +38,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -49,7 +48,7 @@ use crate::listen::Bound;
 use crate::telemetry::{admin_router, install_metrics, serve_http, Health};
 
 /// A serving role's moving parts, stopped together.
-pub struct RoleHandle {
+pub(crate) struct RoleHandle {
     /// Cancelled when the role stops: servers drain, loops and open streams
     /// end.
     pub stop: CancellationToken,
@@ -71,15 +70,8 @@ impl RoleHandle {
         }
     }
 
-    /// Adds a task to wait for on shutdown.
-    pub fn add_task(&mut self, task: JoinHandle<()>) {
-        self.tasks.spawn(async move {
-            let _ = task.await;
-        });
-    }
-
     /// Registers with the control plane (when enabled) and starts heartbeats.
-    pub async fn join_control_plane(
+    pub(crate) async fn join_control_plane(
         &mut self,
         settings: &FlowctlSettings,
         info: ServiceInfo,
@@ -116,7 +108,7 @@ impl RoleHandle {
 
 /// What a role registers with the control plane as. The shared start-up
 /// adds the endpoints it bound, its queue bound and the component id.
-pub struct Registration {
+pub(crate) struct Registration {
     /// flowctl's service type.
     pub service_type: ServiceType,
     /// Event types consumed.
@@ -130,7 +122,7 @@ pub struct Registration {
 /// A role past the shared start-up: HTTP served, control plane joined, and
 /// the Flight port bound but not yet served (the role builds its services
 /// with the handle first, then calls [`Started::serve_flight`]).
-pub struct Started {
+pub(crate) struct Started {
     /// The role's stop signal, health and control-plane membership.
     pub handle: RoleHandle,
     flight: Option<TcpListener>,
@@ -160,7 +152,7 @@ pub async fn bind(role: Role, config: &Config) -> anyhow::Result<Bound> {
 /// port registered is the port served): serves `/health` and `/metrics`
 /// (plus `api`, the role's own routes), and registers with the control
 /// plane under the advertised endpoints.
-pub async fn start_role(
+pub(crate) async fn start_role(
     role: Role,
     config: &Config,
     bound: Bound,
@@ -213,7 +205,7 @@ impl Started {
     /// Serves `services` on the bound Flight listener, beside the standard
     /// gRPC health service, until the role stops. Only the first call
     /// serves: the listener is taken.
-    pub async fn serve_flight(
+    pub(crate) async fn serve_flight(
         &mut self,
         services: impl FnOnce(tonic::transport::server::Router) -> tonic::transport::server::Router,
     ) {

@@ -138,7 +138,7 @@ async fn pipeline(corpus: &Corpus, rounds: u32) -> anyhow::Result<PipelineRun> {
 }
 
 /// Runs every data-path benchmark.
-pub async fn bench_all(args: &BenchDataArgs) -> anyhow::Result<()> {
+pub(crate) async fn bench_all(args: &BenchDataArgs) -> anyhow::Result<()> {
     let corpus = Corpus::load_or_make(args.datalake.as_deref(), args.ledgers, !args.json)?;
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(corpus.dir.join(".config.json"))?)?;

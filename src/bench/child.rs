@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 /// A role running as a child process.
-pub struct ChildRole {
+pub(crate) struct ChildRole {
     child: Child,
     name: String,
 }
@@ -61,7 +61,7 @@ impl ChildRole {
     }
 
     /// CPU seconds (user + system) the child has used so far.
-    pub fn cpu_seconds(&self) -> Option<f64> {
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
         cpu_seconds_of(self.child.id()?)
     }
 
@@ -84,20 +84,20 @@ impl ChildRole {
 }
 
 /// A running process's peak resident memory (VmHWM), in bytes.
-pub fn peak_rss_of(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss_of(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
 /// A free loopback address for a child to listen on.
-pub fn free_addr() -> anyhow::Result<String> {
+pub(crate) fn free_addr() -> anyhow::Result<String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.to_string())
 }
 
 /// CPU seconds (user + system) of a process, from /proc.
-pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+pub(crate) fn cpu_seconds_of(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) start at ')'.
     let rest = stat.rsplit_once(')')?.1;

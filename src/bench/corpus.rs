@@ -9,7 +9,7 @@ use crate::stellar::lake::range_from_name;
 use crate::stellar::LakeLayout;
 
 /// A lake's objects, in ledger order.
-pub struct Corpus {
+pub(crate) struct Corpus {
     /// The lake directory.
     pub dir: PathBuf,
     /// (first ledger, last ledger, compressed bytes) per object.
@@ -21,7 +21,11 @@ pub struct Corpus {
 impl Corpus {
     /// Loads `dir`, or makes a default corpus of `ledgers` ledgers.
     /// `announce` prints which corpus was made.
-    pub fn load_or_make(dir: Option<&Path>, ledgers: u32, announce: bool) -> anyhow::Result<Self> {
+    pub(crate) fn load_or_make(
+        dir: Option<&Path>,
+        ledgers: u32,
+        announce: bool,
+    ) -> anyhow::Result<Self> {
         let (dir, temp) = match dir {
             Some(dir) => (dir.to_path_buf(), None),
             None => {
@@ -96,7 +100,7 @@ impl Corpus {
 }
 
 /// Every ledger object (`*.xdr.zst*`) under a lake directory, sorted.
-pub fn object_paths(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn object_paths(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
@@ -116,7 +120,11 @@ pub fn object_paths(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Runs `f` over the objects on `threads` threads; returns its outputs summed.
-pub fn parallel<F>(objects: &[(u32, u32, Vec<u8>)], threads: usize, f: F) -> anyhow::Result<u64>
+pub(crate) fn parallel<F>(
+    objects: &[(u32, u32, Vec<u8>)],
+    threads: usize,
+    f: F,
+) -> anyhow::Result<u64>
 where
     F: Fn(&[u8]) -> anyhow::Result<u64> + Sync,
 {

@@ -77,7 +77,7 @@ impl Tally {
 }
 
 /// Runs the check.
-pub fn bench_decoders(args: &BenchDecodersArgs) -> anyhow::Result<()> {
+pub(crate) fn bench_decoders(args: &BenchDecodersArgs) -> anyhow::Result<()> {
     let mut failed = false;
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/stellar-fixtures/lake");
     let lake = args

@@ -77,7 +77,7 @@ where
 }
 
 /// Starts a processor child reading `source`.
-pub async fn start_processor_child(source: &str) -> anyhow::Result<(ChildRole, String)> {
+pub(crate) async fn start_processor_child(source: &str) -> anyhow::Result<(ChildRole, String)> {
     let flight = free_addr()?;
     let http = free_addr()?;
     let args: Vec<String> = [
@@ -97,7 +97,7 @@ pub async fn start_processor_child(source: &str) -> anyhow::Result<(ChildRole, S
 }
 
 /// Runs the processor benchmark.
-pub async fn bench_process(args: &BenchDataArgs) -> anyhow::Result<()> {
+pub(crate) async fn bench_process(args: &BenchDataArgs) -> anyhow::Result<()> {
     let corpus = Corpus::load_or_make(args.datalake.as_deref(), args.ledgers, true)?;
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(corpus.dir.join(".config.json"))?)?;

@@ -52,7 +52,7 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 }
 
 /// Runs the sink benchmark.
-pub async fn bench_sink(args: &BenchSinkArgs) -> anyhow::Result<()> {
+pub(crate) async fn bench_sink(args: &BenchSinkArgs) -> anyhow::Result<()> {
     let options = GeneratorOptions::new(1_000_000, args.ledgers.max(1), 42);
     let mut batches = Vec::new();
     for ledger in generator::ledgers(&options) {

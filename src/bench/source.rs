@@ -17,7 +17,7 @@ use crate::stellar::{
 };
 
 /// zstd only; returns XDR bytes.
-pub fn zstd_only(bytes: &[u8]) -> anyhow::Result<u64> {
+pub(crate) fn zstd_only(bytes: &[u8]) -> anyhow::Result<u64> {
     Ok(decompress(bytes, MAX_DECOMPRESSED)?.len() as u64 - 12)
 }
 
@@ -33,7 +33,7 @@ pub fn decode_all(bytes: &[u8]) -> anyhow::Result<u64> {
 }
 
 /// Best of `rounds` timings of `f`.
-pub fn best<F: FnMut() -> anyhow::Result<u64>>(
+pub(crate) fn best<F: FnMut() -> anyhow::Result<u64>>(
     rounds: u32,
     mut f: F,
 ) -> anyhow::Result<(Duration, u64)> {
@@ -50,7 +50,9 @@ pub fn best<F: FnMut() -> anyhow::Result<u64>>(
 }
 
 /// Starts a source child over `dir`.
-pub async fn start_source_child(dir: &std::path::Path) -> anyhow::Result<(ChildRole, String)> {
+pub(crate) async fn start_source_child(
+    dir: &std::path::Path,
+) -> anyhow::Result<(ChildRole, String)> {
     let flight = free_addr()?;
     let http = free_addr()?;
     let args: Vec<String> = vec![
@@ -68,7 +70,7 @@ pub async fn start_source_child(dir: &std::path::Path) -> anyhow::Result<(ChildR
 
 /// Reads every run of the corpus from a Flight endpoint; returns (ledgers,
 /// XDR bytes).
-pub async fn drain(
+pub(crate) async fn drain(
     endpoint: &str,
     runs: &[(u32, u32)],
     column: &str,
@@ -88,7 +90,7 @@ pub async fn drain(
 }
 
 /// Runs the source benchmark.
-pub async fn bench_source(args: &BenchDataArgs) -> anyhow::Result<()> {
+pub(crate) async fn bench_source(args: &BenchDataArgs) -> anyhow::Result<()> {
     let corpus = Corpus::load_or_make(args.datalake.as_deref(), args.ledgers, true)?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())

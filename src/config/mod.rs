@@ -125,7 +125,7 @@ pub struct LoadOptions<'a> {
 }
 
 /// Reads the process environment; the usual `LoadOptions::env`.
-pub fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -142,7 +142,7 @@ pub struct Resolved {
 
 impl Resolved {
     /// The value as `config show` prints it (secrets masked).
-    pub fn display_value(&self) -> String {
+    pub(crate) fn display_value(&self) -> String {
         match (&self.value, self.setting.kind) {
             (None, _) => "(unset)".into(),
             (Some(_), Kind::Secret) => "********".into(),

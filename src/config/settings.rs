@@ -70,21 +70,21 @@ impl Kind {
 /// Which commands take a setting as a flag: a bit set over the commands.
 pub mod on {
     /// Never a flag (file and environment only).
-    pub const NONE: u8 = 0;
+    pub(crate) const NONE: u8 = 0;
     /// `stellarflow controlplane`.
-    pub const CONTROLPLANE: u8 = 1;
+    pub(crate) const CONTROLPLANE: u8 = 1;
     /// `stellarflow source`.
-    pub const SOURCE: u8 = 1 << 1;
+    pub(crate) const SOURCE: u8 = 1 << 1;
     /// `stellarflow process`.
-    pub const PROCESS: u8 = 1 << 2;
+    pub(crate) const PROCESS: u8 = 1 << 2;
     /// `stellarflow sink`.
-    pub const SINK: u8 = 1 << 3;
+    pub(crate) const SINK: u8 = 1 << 3;
     /// `stellarflow pipeline`.
-    pub const PIPELINE: u8 = 1 << 4;
+    pub(crate) const PIPELINE: u8 = 1 << 4;
     /// `stellarflow config show`.
-    pub const SHOW: u8 = 1 << 5;
+    pub(crate) const SHOW: u8 = 1 << 5;
     /// The three data roles.
-    pub const DATA: u8 = SOURCE | PROCESS | SINK;
+    pub(crate) const DATA: u8 = SOURCE | PROCESS | SINK;
     /// Every command that loads a configuration.
     pub const ALL: u8 = CONTROLPLANE | DATA | PIPELINE | SHOW;
 }
@@ -110,7 +110,7 @@ pub struct Setting {
 
 impl Setting {
     /// One line for `config show`, `--help` and the README.
-    pub fn help(&self) -> &'static str {
+    pub(crate) fn help(&self) -> &'static str {
         self.doc.trim()
     }
 
@@ -132,12 +132,12 @@ impl Setting {
     }
 
     /// Whether the setting is shared by all roles (overridable per component).
-    pub fn is_global(&self) -> bool {
+    pub(crate) fn is_global(&self) -> bool {
         GLOBAL_SECTIONS.contains(&self.section())
     }
 
     /// Whether `config show --role` lists this setting for `role`.
-    pub fn applies_to(&self, role: Role) -> bool {
+    pub(crate) fn applies_to(&self, role: Role) -> bool {
         self.is_global() || role == Role::Pipeline || self.section() == role.section()
     }
 
@@ -145,7 +145,7 @@ impl Setting {
     /// `<PREFIX>_<ENV>` for global settings that have an env name (only the
     /// three data roles override globals), `<PREFIX>_<NAME>` for the role's
     /// own settings.
-    pub fn component_env(&self, role: Role) -> Option<String> {
+    pub(crate) fn component_env(&self, role: Role) -> Option<String> {
         let prefix = role.env_prefix();
         if self.is_global() {
             match role {
@@ -163,7 +163,7 @@ impl Setting {
 }
 
 /// Sections shared by every role.
-pub const GLOBAL_SECTIONS: &[&str] = &[
+pub(crate) const GLOBAL_SECTIONS: &[&str] = &[
     "flowctl",
     "connection_pool",
     "monitoring",

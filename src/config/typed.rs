@@ -30,7 +30,7 @@ pub struct Serving<'a> {
 impl Settings {
     /// The listening addresses and queue bound of a serving role (source,
     /// processor, sink); `None` for the others.
-    pub fn serving(&self, role: super::Role) -> Option<Serving<'_>> {
+    pub(crate) fn serving(&self, role: super::Role) -> Option<Serving<'_>> {
         use super::Role;
         let (flight_addr, http_addr, max_inflight, state_dir) = match role {
             Role::Source => (
@@ -74,7 +74,7 @@ macro_rules! words {
 
         impl $Enum {
             /// The words accepted, in order.
-            pub const WORDS: &'static [&'static str] = &[$($word),+];
+            pub(crate) const WORDS: &'static [&'static str] = &[$($word),+];
 
             /// The word as written in configuration.
             pub fn as_str(self) -> &'static str {

@@ -113,7 +113,7 @@ fn scalar(kind: Kind, text: &str) -> Option<Value> {
 }
 
 /// Parses `true/false`, `1/0`, `yes/no`, `on/off` (any case).
-pub fn parse_bool(text: &str) -> Option<bool> {
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
     match text.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),
@@ -132,7 +132,7 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 
 /// `host:port` with a non-empty host of letters, digits, `.`, `-`, `_` (or a
 /// bracketed IPv6 address) and a port from 1 to 65535.
-pub fn is_host_port(text: &str) -> bool {
+pub(crate) fn is_host_port(text: &str) -> bool {
     let Some((host, port)) = text.rsplit_once(':') else {
         return false;
     };
@@ -157,7 +157,7 @@ fn is_listen_addr(text: &str) -> bool {
 }
 
 /// A control-plane endpoint: `host:port`, `:port`, or `http(s)://host:port`.
-pub fn is_endpoint(text: &str) -> bool {
+pub(crate) fn is_endpoint(text: &str) -> bool {
     if let Some(rest) = text
         .strip_prefix("http://")
         .or_else(|| text.strip_prefix("https://"))

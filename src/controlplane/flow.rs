@@ -13,7 +13,7 @@ use super::registry::Entry;
 use crate::flowctl::proto::stellarflow::v1::FlowControlSignal;
 
 /// Rate recommended while backpressure is active.
-pub const THROTTLED_RATE: f64 = 0.5;
+pub(crate) const THROTTLED_RATE: f64 = 0.5;
 
 /// The flow-control state machine.
 pub struct FlowControl {

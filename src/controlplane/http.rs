@@ -24,7 +24,7 @@ struct ApiState {
 }
 
 /// Routes added to the shared admin router.
-pub fn api_router(registry: Arc<Registry>, flow: Arc<FlowControl>) -> Router {
+pub(crate) fn api_router(registry: Arc<Registry>, flow: Arc<FlowControl>) -> Router {
     Router::new()
         .route("/", get(dashboard))
         .route("/api/services", get(services))
@@ -42,7 +42,7 @@ fn timestamp(t: &Option<prost_types::Timestamp>) -> Value {
 }
 
 /// One registry record as JSON.
-pub fn record_json(record: &ServiceRecord) -> Value {
+pub(crate) fn record_json(record: &ServiceRecord) -> Value {
     let info = record.info.clone().unwrap_or_default();
     let status = record.status.clone().unwrap_or_default();
     json!({

@@ -46,7 +46,7 @@ impl Entry {
         }
     }
 
-    pub fn record(&self) -> ServiceRecord {
+    pub(crate) fn record(&self) -> ServiceRecord {
         ServiceRecord {
             info: Some(self.info.clone()),
             status: Some(self.status()),
@@ -227,7 +227,7 @@ impl Registry {
     }
 
     /// Every service's status, sorted by id.
-    pub fn statuses(&self) -> Vec<ServiceStatus> {
+    pub(crate) fn statuses(&self) -> Vec<ServiceStatus> {
         self.records()
             .into_iter()
             .filter_map(|r| r.status)

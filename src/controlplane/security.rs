@@ -12,7 +12,7 @@ use crate::config::ControlplaneSettings;
 /// Rejects requests without `authorization: Bearer <token>` when a token is
 /// configured.
 #[derive(Clone)]
-pub struct RequireToken(Option<Arc<[u8]>>);
+pub(crate) struct RequireToken(Option<Arc<[u8]>>);
 
 impl RequireToken {
     /// `None` lets every request through.
@@ -47,7 +47,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// TLS for the gRPC server, when a certificate is configured.
-pub fn server_tls(settings: &ControlplaneSettings) -> anyhow::Result<Option<ServerTlsConfig>> {
+pub(crate) fn server_tls(
+    settings: &ControlplaneSettings,
+) -> anyhow::Result<Option<ServerTlsConfig>> {
     let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
         if settings.tls_cert.is_some() || settings.tls_key.is_some() {
             anyhow::bail!("--tls-cert and --tls-key must be given together");

@@ -47,7 +47,7 @@ impl Store {
     }
 
     /// Saves the snapshot `records()` takes while holding the write lock.
-    pub fn save(&self, records: impl FnOnce() -> Vec<ServiceRecord>) -> anyhow::Result<()> {
+    pub(crate) fn save(&self, records: impl FnOnce() -> Vec<ServiceRecord>) -> anyhow::Result<()> {
         let _guard = self.lock.lock();
         let bytes = ServiceRecordList {
             services: records(),

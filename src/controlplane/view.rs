@@ -38,7 +38,7 @@ pub fn topology(registry: &Registry) -> Topology {
 
 /// healthy when every service is, degraded when some are, unhealthy when
 /// none are (or none are registered).
-pub fn pipeline_health(registry: &Registry) -> PipelineHealth {
+pub(crate) fn pipeline_health(registry: &Registry) -> PipelineHealth {
     let now = SystemTime::now();
     let mut services: Vec<ServiceHealth> = registry
         .entries()
@@ -77,7 +77,7 @@ pub fn pipeline_health(registry: &Registry) -> PipelineHealth {
 
 /// The health report of `/api/health-report`: pipeline health, flow
 /// control, throughput and concrete recommendations.
-pub fn health_report(registry: &Registry, flow: &FlowControl) -> Value {
+pub(crate) fn health_report(registry: &Registry, flow: &FlowControl) -> Value {
     let health = pipeline_health(registry);
     let signal = flow.current();
     let mut recommendations = Vec::new();

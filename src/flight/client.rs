@@ -49,7 +49,7 @@ pub enum FlightClientError {
 impl FlightClientError {
     /// Whether retrying (after a reconnect) can help: connection problems and
     /// transient server states, not a refused request or bad data.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             FlightClientError::Connect { .. } => true,
             FlightClientError::Stream { .. } => true,

@@ -17,16 +17,16 @@ pub use upstream::ledger_batches;
 /// HTTP/2 flow-control windows for Flight streams. h2's default (64 KB)
 /// stalls every megabyte-sized batch on round trips; these keep a few
 /// batches in flight per stream and still bound memory.
-pub const STREAM_WINDOW: u32 = 8 << 20;
+pub(crate) const STREAM_WINDOW: u32 = 8 << 20;
 /// Connection-wide window (several streams).
-pub const CONNECTION_WINDOW: u32 = 32 << 20;
+pub(crate) const CONNECTION_WINDOW: u32 = 32 << 20;
 
 /// Largest HTTP/2 frame our peers may send us. h2's default (16 KB) cuts a
 /// megabyte batch into 64 frames, each parsed and copied on its own.
-pub const MAX_FRAME: u32 = 1 << 20;
+pub(crate) const MAX_FRAME: u32 = 1 << 20;
 
 /// A tonic server builder tuned for Flight streams.
-pub fn server_builder() -> tonic::transport::Server {
+pub(crate) fn server_builder() -> tonic::transport::Server {
     tonic::transport::Server::builder()
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
@@ -36,4 +36,4 @@ pub fn server_builder() -> tonic::transport::Server {
 
 /// Largest gRPC message our clients and servers accept (batches are sized
 /// well below this; real ledgers can reach a few MB each).
-pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;

@@ -65,7 +65,7 @@ impl<S: RangeService> FlightServer<S> {
     }
 
     /// The tonic service, with message limits sized for ledger batches.
-    pub fn into_grpc(self) -> FlightServiceServer<Self> {
+    pub(crate) fn into_grpc(self) -> FlightServiceServer<Self> {
         FlightServiceServer::new(self)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)

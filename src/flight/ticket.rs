@@ -87,8 +87,8 @@ impl Ticket {
     }
 
     /// The JSON form.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    pub(crate) fn to_json(self) -> String {
+        serde_json::to_string(&self).unwrap_or_default()
     }
 
     /// Whether `ledger` is inside the range.

@@ -38,7 +38,7 @@ impl Advertised {
     }
 
     /// The registration metadata entry naming the Flight endpoint.
-    pub fn flight_entry(&self) -> (String, String) {
+    pub(crate) fn flight_entry(&self) -> (String, String) {
         (
             super::FLIGHT_ENDPOINT_KEY.to_string(),
             self.flight_endpoint.clone(),

@@ -63,7 +63,7 @@ impl Interceptor for BearerToken {
 
 /// A lazily connected channel to the control plane with the token attached.
 /// Lazy, because a role must start even when the control plane is down.
-pub type AuthChannel = InterceptedService<Channel, BearerToken>;
+pub(crate) type AuthChannel = InterceptedService<Channel, BearerToken>;
 
 /// Builds a channel to `endpoint`.
 pub fn connect(

@@ -23,12 +23,12 @@ use crate::config::FlowctlSettings;
 use crate::retry::Backoff;
 
 /// Registration timeout (seed 001).
-pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Waits between the first registration attempts (200 ms, then 400 ms).
 const REGISTER_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 /// Heartbeat timeout (seed 001).
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Supplies the metrics a role sends with every heartbeat.
 pub trait MetricsProvider: Send + Sync + 'static {
@@ -67,7 +67,7 @@ pub struct ControllerConfig {
 impl ControllerConfig {
     /// Builds the client configuration from the `[flowctl]` settings,
     /// reading any PEM files they name.
-    pub fn from_settings(settings: &FlowctlSettings) -> anyhow::Result<Self> {
+    pub(crate) fn from_settings(settings: &FlowctlSettings) -> anyhow::Result<Self> {
         let read = |path: &str, what: &str| {
             std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {what} {path}: {e}"))
         };
@@ -256,7 +256,7 @@ impl Controller {
     }
 
     /// Follows the control plane's flow-control signal.
-    pub fn flow_signal(&self) -> watch::Receiver<FlowSignal> {
+    pub(crate) fn flow_signal(&self) -> watch::Receiver<FlowSignal> {
         self.inner.flow.subscribe()
     }
 

@@ -98,7 +98,7 @@ pub struct UpstreamWatch {
 
 /// How long a starting role waits for its first discovery answer before it
 /// falls back to the configured or default endpoint (and keeps following).
-pub const FIRST_DISCOVERY: Duration = Duration::from_secs(2);
+pub(crate) const FIRST_DISCOVERY: Duration = Duration::from_secs(2);
 
 impl UpstreamWatch {
     /// Starts following producers of `event_type`. Without a controller the

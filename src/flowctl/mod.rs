@@ -19,9 +19,9 @@ pub const STELLAR_LEDGER_EVENT: &str = "stellar_ledger_service.StellarLedger";
 /// Event type produced by the TTP processor.
 pub const TTP_EVENT: &str = "ttp_event_service.TTPEvent";
 /// Event type produced by the contract-data processor.
-pub const CONTRACT_DATA_EVENT: &str = "stellar.ContractDataEntry";
+pub(crate) const CONTRACT_DATA_EVENT: &str = "stellar.ContractDataEntry";
 
 /// Registration metadata key holding a service's Arrow Flight address.
-pub const FLIGHT_ENDPOINT_KEY: &str = "flight_endpoint";
+pub(crate) const FLIGHT_ENDPOINT_KEY: &str = "flight_endpoint";
 /// Registration metadata key holding the network passphrase.
-pub const NETWORK_KEY: &str = "network";
+pub(crate) const NETWORK_KEY: &str = "network";

@@ -22,7 +22,7 @@ impl ServiceType {
     /// The service type that produces `event_type`, by the pipeline's
     /// convention (source -> processor -> sink); used against a plain
     /// flowctl whose `ServiceStatus` carries no event types.
-    pub fn producing(event_type: &str) -> ServiceType {
+    pub(crate) fn producing(event_type: &str) -> ServiceType {
         match event_type {
             super::STELLAR_LEDGER_EVENT => ServiceType::Source,
             super::TTP_EVENT | super::CONTRACT_DATA_EVENT => ServiceType::Processor,
@@ -31,7 +31,7 @@ impl ServiceType {
     }
 
     /// The conventional Flight port of a service type.
-    pub fn default_port(self) -> Option<u16> {
+    pub(crate) fn default_port(self) -> Option<u16> {
         match self {
             ServiceType::Source => Some(8815),
             ServiceType::Processor => Some(8816),

@@ -20,7 +20,7 @@ use crate::config::Role;
 
 /// A child's exit, reported to the supervisor.
 #[derive(Debug)]
-pub struct Exit {
+pub(crate) struct Exit {
     /// Which role.
     pub role: Role,
     /// The generation (restart count) that exited.
@@ -40,7 +40,7 @@ pub struct Running {
 
 /// Where a child's lines go.
 #[derive(Clone)]
-pub struct LogSink {
+pub(crate) struct LogSink {
     /// The pipeline's stderr (aware of the progress bar).
     pub printer: Arc<Printer>,
     /// Log files to append to.
@@ -149,7 +149,7 @@ pub fn spawn(
 
 impl Running {
     /// Sends SIGTERM.
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         signal(self.pid, Signal::SIGTERM);
     }
 

@@ -116,7 +116,7 @@ pub async fn status(state_dir: &Path) -> anyhow::Result<bool> {
 
 /// `pipeline health`: true only if the supervisor and every child are up
 /// and healthy.
-pub async fn health_check(state_dir: &Path) -> anyhow::Result<bool> {
+pub(crate) async fn health_check(state_dir: &Path) -> anyhow::Result<bool> {
     let state = load(state_dir)?;
     if state.stopped || !alive(state.pid) {
         println!("unhealthy: the pipeline is not running");

@@ -10,9 +10,9 @@ use crate::config::{Config, Kind, Origin, Role, SETTINGS};
 use crate::stellar::generator::{self, GeneratorOptions};
 
 /// Ledgers of the built-in default lake.
-pub const DEFAULT_FIRST: u32 = 1000;
+pub(crate) const DEFAULT_FIRST: u32 = 1000;
 /// How many.
-pub const DEFAULT_COUNT: u32 = 200;
+pub(crate) const DEFAULT_COUNT: u32 = 200;
 
 /// One child process. It is started as `stellarflow <role> --config FILE`:
 /// its whole configuration is one file the supervisor writes into the state
@@ -60,7 +60,7 @@ impl ChildSpec {
     }
 
     /// Writes the configuration file (mode 0600: it may hold credentials).
-    pub fn write_config(&self) -> anyhow::Result<()> {
+    pub(crate) fn write_config(&self) -> anyhow::Result<()> {
         if let Some(dir) = self.config_path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -125,7 +125,7 @@ pub struct Plan {
 /// in the environment: they are never written to a file by the pipeline.
 /// A role's override of a shared setting (`STELLAR_ARROW_SOURCE_LOG_LEVEL`)
 /// stays too: the pipeline does not read it, its child does.
-pub fn env_read_by_the_pipeline() -> Vec<String> {
+pub(crate) fn env_read_by_the_pipeline() -> Vec<String> {
     SETTINGS
         .iter()
         .filter(|s| s.kind != Kind::Secret)

@@ -15,7 +15,7 @@ use crate::telemetry::SinkProgress;
 
 /// Prints lines to stderr without tearing the progress bar.
 #[derive(Default)]
-pub struct Printer {
+pub(crate) struct Printer {
     bar: Mutex<Option<ProgressBar>>,
 }
 
@@ -34,7 +34,7 @@ impl Printer {
 }
 
 /// Asks the sink for its progress.
-pub async fn snapshot(client: &reqwest::Client, sink_http: &str) -> Option<SinkProgress> {
+pub(crate) async fn snapshot(client: &reqwest::Client, sink_http: &str) -> Option<SinkProgress> {
     client
         .get(format!("http://{sink_http}/api/progress"))
         .send()
@@ -47,7 +47,7 @@ pub async fn snapshot(client: &reqwest::Client, sink_http: &str) -> Option<SinkP
 
 /// Keeps `tip` at the newest ledger the source can serve, looked up every
 /// `interval` (a listing can be slow, so this runs beside the supervisor).
-pub fn follow_tip(
+pub(crate) fn follow_tip(
     source: String,
     interval: Duration,
 ) -> (Arc<AtomicU32>, tokio::task::JoinHandle<()>) {
@@ -67,7 +67,7 @@ pub fn follow_tip(
 }
 
 /// Follows and shows progress.
-pub struct Progress {
+pub(crate) struct Progress {
     start: Option<u32>,
     end: Option<u32>,
     bar: Option<ProgressBar>,
@@ -115,7 +115,7 @@ impl Progress {
     }
 
     /// Updates from a sink snapshot; `tip` is the newest ledger available.
-    pub fn update(&mut self, snap: &SinkProgress, tip: Option<u32>) {
+    pub(crate) fn update(&mut self, snap: &SinkProgress, tip: Option<u32>) {
         // Files commit every flush interval; what has arrived shows motion.
         let Some(cursor) = snap.ledger.or(snap.cursor) else {
             return;

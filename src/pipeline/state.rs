@@ -52,7 +52,7 @@ pub fn now() -> u64 {
 
 /// Whether a process is alive. A zombie (exited, not yet reaped by its
 /// parent) is not: `pipeline stop` must not wait for a parent's `wait`.
-pub fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     // kill(pid, 0) only checks that the pid exists.
     let exists = i32::try_from(pid).is_ok_and(|pid| {
         pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
@@ -72,7 +72,7 @@ fn zombie(pid: u32) -> bool {
 }
 
 /// A log line as the pipeline shows it: `role         | line`.
-pub fn prefixed(role: &str, line: &str) -> String {
+pub(crate) fn prefixed(role: &str, line: &str) -> String {
     format!("{role:<12} | {line}")
 }
 
@@ -101,7 +101,7 @@ impl StateDir {
     }
 
     /// The pid file of a role (or `pipeline`).
-    pub fn pid_file(&self, name: &str) -> PathBuf {
+    pub(crate) fn pid_file(&self, name: &str) -> PathBuf {
         self.root.join("pids").join(format!("{name}.pid"))
     }
 
@@ -116,7 +116,7 @@ impl StateDir {
 
     /// Writes `pipeline.json` atomically, and the pid files (removed once
     /// the pipeline has stopped, so no stale pid is left to signal).
-    pub fn store(&self, state: &PipelineState) -> anyhow::Result<()> {
+    pub(crate) fn store(&self, state: &PipelineState) -> anyhow::Result<()> {
         std::fs::create_dir_all(self.root.join("pids"))?;
         crate::durable::write_atomic(&self.file(), &serde_json::to_vec_pretty(state)?)?;
         if state.stopped {
@@ -131,7 +131,7 @@ impl StateDir {
     }
 
     /// The last `n` lines of a role's log.
-    pub fn tail(&self, role: &str, n: usize) -> String {
+    pub(crate) fn tail(&self, role: &str, n: usize) -> String {
         let text = std::fs::read_to_string(self.log(role)).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")

@@ -25,7 +25,7 @@ fn bad(flag: &str, value: &str, allowed: &str) -> ConfigError {
 
 impl Filter {
     /// Builds and validates the filter.
-    pub fn from_settings(settings: &ProcessorSettings) -> Result<Self, ConfigError> {
+    pub(crate) fn from_settings(settings: &ProcessorSettings) -> Result<Self, ConfigError> {
         let mut filter = Filter::default();
         for name in &settings.event_types {
             let kind = EventKind::parse(name).ok_or_else(|| {

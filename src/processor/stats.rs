@@ -58,7 +58,7 @@ impl ProcessorStats {
     }
 
     /// Events per second since the previous call (smoothed over ≥ 1 s).
-    pub fn events_per_second(&self) -> f64 {
+    pub(crate) fn events_per_second(&self) -> f64 {
         let mut rate = self.rate.lock();
         let now = Instant::now();
         let events = self.events.load(Ordering::Relaxed);

@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
 /// Schema name.
 pub const NAME: &str = "contract_data";
 /// Schema version.
-pub const VERSION: &str = "1";
+pub(crate) const VERSION: &str = "1";
 
 /// The `contract_data` schema.
 pub fn schema() -> SchemaRef {

@@ -18,7 +18,7 @@ use crate::stellar::LedgerSummary;
 /// Schema name.
 pub const NAME: &str = "stellar_ledger";
 /// Schema version.
-pub const VERSION: &str = "1";
+pub(crate) const VERSION: &str = "1";
 
 /// The `stellar_ledger` schema.
 pub fn schema() -> SchemaRef {
@@ -171,7 +171,7 @@ impl LedgerRowsBuilder {
 
     /// Whether the next ledger's XDR follows the pending ones in the same
     /// buffer, so that adding it keeps the batch a zero-copy view.
-    pub fn continues(&self, xdr: &Bytes, origin: &Bytes) -> bool {
+    pub(crate) fn continues(&self, xdr: &Bytes, origin: &Bytes) -> bool {
         match self.ledger_xdr.last() {
             None => true,
             Some((last, last_origin)) => {
@@ -222,7 +222,7 @@ fn binary(ledgers: Vec<(Bytes, Bytes)>) -> Result<BinaryArray, ArrowError> {
 }
 
 /// Read access to the columns consumers need.
-pub struct LedgerRows<'a> {
+pub(crate) struct LedgerRows<'a> {
     /// `sequence`.
     pub sequence: &'a UInt32Array,
     /// `ledger_xdr`.

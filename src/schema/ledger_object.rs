@@ -17,7 +17,7 @@ use arrow::error::ArrowError;
 /// Schema name.
 pub const NAME: &str = "stellar_ledger_object";
 /// Schema version.
-pub const VERSION: &str = "1";
+pub(crate) const VERSION: &str = "1";
 
 /// The `stellar_ledger_object` schema.
 pub fn schema() -> SchemaRef {
@@ -37,7 +37,7 @@ pub fn schema() -> SchemaRef {
 }
 
 /// Whether `batch` holds objects rather than `stellar_ledger` rows.
-pub fn is_objects(batch: &RecordBatch) -> bool {
+pub(crate) fn is_objects(batch: &RecordBatch) -> bool {
     batch
         .schema_ref()
         .metadata()
@@ -46,7 +46,7 @@ pub fn is_objects(batch: &RecordBatch) -> bool {
 }
 
 /// Accumulates object rows into a record batch.
-pub struct ObjectRowsBuilder {
+pub(crate) struct ObjectRowsBuilder {
     first: UInt32Builder,
     last: UInt32Builder,
     network_id: FixedSizeBinaryBuilder,
@@ -85,11 +85,6 @@ impl ObjectRowsBuilder {
         self.first.len()
     }
 
-    /// Whether no rows are pending.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Approximate size of the pending rows.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -110,7 +105,7 @@ impl ObjectRowsBuilder {
 }
 
 /// Read access to an object batch's columns.
-pub struct ObjectRows<'a> {
+pub(crate) struct ObjectRows<'a> {
     /// `first_ledger`.
     pub first: &'a UInt32Array,
     /// `last_ledger`.
@@ -158,7 +153,7 @@ mod tests {
         assert_eq!(read.last.value(1), 9);
         assert_eq!(read.key.value(0), "a/5.xdr.zst");
         assert_eq!(read.object.value(1), b"more");
-        assert!(rows.is_empty());
+        assert_eq!(rows.len(), 0);
         let ledgers = crate::schema::ledger::LedgerRowsBuilder::default()
             .finish()
             .unwrap();

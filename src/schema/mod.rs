@@ -13,12 +13,12 @@ use arrow::datatypes::{Field, Schema};
 
 /// The time zone of every timestamp column: UTC written as an offset, which
 /// JSON and CSV writers format without a time-zone database.
-pub const UTC: &str = "+00:00";
+pub(crate) const UTC: &str = "+00:00";
 
 /// Schema metadata key holding the schema's name.
-pub const NAME_KEY: &str = "stellarflow.schema";
+pub(crate) const NAME_KEY: &str = "stellarflow.schema";
 /// Schema metadata key holding the schema's version.
-pub const VERSION_KEY: &str = "stellarflow.schema_version";
+pub(crate) const VERSION_KEY: &str = "stellarflow.schema_version";
 
 /// A schema with its name and version in the metadata.
 pub fn named(fields: Vec<Field>, name: &str, version: &str) -> Schema {

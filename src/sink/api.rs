@@ -17,7 +17,7 @@ use super::live::{LiveFeed, Subscription};
 use super::stats::SinkStats;
 
 /// The routes, sharing `feed` and `stats`.
-pub fn router(feed: Arc<LiveFeed>, stats: Arc<SinkStats>) -> Router {
+pub(crate) fn router(feed: Arc<LiveFeed>, stats: Arc<SinkStats>) -> Router {
     let progress = Router::new()
         .route("/api/progress", get(progress))
         .with_state(stats);

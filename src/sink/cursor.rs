@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A pending multi-file commit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Intent {
+pub(crate) struct Intent {
     /// The cursor after the commit.
     pub end: u32,
     /// (temporary path, final path) of each file.
@@ -28,7 +28,7 @@ pub struct State {
 }
 
 /// The state file of one output.
-pub struct CursorFile {
+pub(crate) struct CursorFile {
     path: PathBuf,
 }
 
@@ -73,7 +73,7 @@ impl CursorFile {
     }
 
     /// Replaces the state atomically and durably.
-    pub fn store(&self, state: &State) -> anyhow::Result<()> {
+    pub(crate) fn store(&self, state: &State) -> anyhow::Result<()> {
         crate::durable::write_atomic(&self.path, &serde_json::to_vec(state)?)
     }
 }

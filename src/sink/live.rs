@@ -113,7 +113,7 @@ impl LiveFeed {
     }
 
     /// Forgets a client.
-    pub fn disconnect(&self, id: u64) {
+    pub(crate) fn disconnect(&self, id: u64) {
         self.clients.lock().remove(&id);
         metrics::gauge!("stellarflow_sink_websocket_connections").set(self.connections() as f64);
     }
@@ -325,7 +325,7 @@ impl<'a> Run<'a> {
 }
 
 /// Rows of a batch as JSON objects (every field, nulls explicit).
-pub fn rows_as_json(batch: &RecordBatch) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn rows_as_json(batch: &RecordBatch) -> anyhow::Result<Vec<Value>> {
     let mut buffer = Vec::new();
     let mut writer = arrow::json::WriterBuilder::new()
         .with_explicit_nulls(true)

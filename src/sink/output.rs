@@ -91,7 +91,7 @@ impl OutputSpec {
 }
 
 /// Hides the password of a connection URL.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("****"));

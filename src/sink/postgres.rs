@@ -88,7 +88,7 @@ const COLUMNS: &str = "event_id, ledger_sequence, closed_at, tx_hash, transactio
     \"from\", \"to\", asset, asset_type, asset_code, asset_issuer, amount, contract_address, to_muxed_id, to_muxed_type, successful";
 
 /// Checks a table name: `name` or `schema.name`, letters, digits, `_`.
-pub fn check_table(table: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_table(table: &str) -> Result<(), ConfigError> {
     let ok = !table.is_empty()
         && table.split('.').count() <= 2
         && table.split('.').all(|part| {

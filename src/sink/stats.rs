@@ -50,7 +50,7 @@ impl SinkStats {
 
 impl SinkStats {
     /// What `/api/progress` and the run summary report.
-    pub fn progress(&self) -> SinkProgress {
+    pub(crate) fn progress(&self) -> SinkProgress {
         let some = |a: &AtomicU64| match a.load(Ordering::Relaxed) {
             0 => None,
             n => u32::try_from(n).ok(),

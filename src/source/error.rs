@@ -52,7 +52,7 @@ impl SourceError {
     }
 
     /// The ledgers `--on-error skip` can skip over, if any.
-    pub fn skippable(&self) -> Option<(String, u32, u32)> {
+    pub(crate) fn skippable(&self) -> Option<(String, u32, u32)> {
         match self {
             SourceError::Missing { object, ledger } => Some((object.clone(), *ledger, *ledger)),
             SourceError::Corrupt {

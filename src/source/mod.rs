@@ -89,7 +89,7 @@ impl Backend {
     }
 
     /// `datalake` or `rpc`, and where.
-    pub fn describe(&self) -> (&'static str, String) {
+    pub(crate) fn describe(&self) -> (&'static str, String) {
         match self {
             Backend::Lake(lake) => ("datalake", lake.url().to_string()),
             Backend::Rpc(rpc) => ("rpc", rpc.url().to_string()),

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::error::SourceError;
 
 /// The quarantine file.
-pub struct Quarantine {
+pub(crate) struct Quarantine {
     path: PathBuf,
     file: Mutex<std::fs::File>,
 }
@@ -38,7 +38,7 @@ impl Quarantine {
     }
 
     /// Records the ledgers `error` makes unreadable; returns how many.
-    pub fn record(&self, error: &SourceError) -> u64 {
+    pub(crate) fn record(&self, error: &SourceError) -> u64 {
         let Some((object, first, last)) = error.skippable() else {
             return 0;
         };

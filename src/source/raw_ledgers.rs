@@ -17,7 +17,7 @@ use crate::stellar::Network;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `flowctl.LedgerSource`.
-pub struct RawLedgerService {
+pub(crate) struct RawLedgerService {
     backend: Arc<Backend>,
     stop: CancellationToken,
 }

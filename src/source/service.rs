@@ -73,7 +73,7 @@ impl SourceService {
     }
 
     /// Slows producers while `signal` advises it.
-    pub fn follow_flow_control(&self, signal: watch::Receiver<FlowSignal>) {
+    pub(crate) fn follow_flow_control(&self, signal: watch::Receiver<FlowSignal>) {
         *self.flow.lock() = Some(signal);
     }
 

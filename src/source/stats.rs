@@ -22,13 +22,13 @@ pub struct SourceStats {
 
 impl SourceStats {
     /// Counts a ledger sent.
-    pub fn sent(&self, ledger: u32, xdr_bytes: usize) {
+    pub(crate) fn sent(&self, ledger: u32, xdr_bytes: usize) {
         self.sent_many(ledger, 1, xdr_bytes);
     }
 
     /// Counts `count` ledgers sent at once, up to `last`, `xdr_bytes` of
     /// XDR in all (an object passed on as stored).
-    pub fn sent_many(&self, last: u32, count: u64, xdr_bytes: usize) {
+    pub(crate) fn sent_many(&self, last: u32, count: u64, xdr_bytes: usize) {
         self.ledgers.fetch_add(count, Ordering::Relaxed);
         self.common.reached(last);
         metrics::counter!("stellarflow_source_ledgers_total").increment(count);

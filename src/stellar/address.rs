@@ -24,7 +24,7 @@ pub fn account(id: &AccountId) -> Strkey {
 }
 
 /// G... strkey of raw ed25519 key bytes.
-pub fn account_from_key(key: &[u8; 32]) -> Strkey {
+pub(crate) fn account_from_key(key: &[u8; 32]) -> Strkey {
     thread_local! {
         static ACCOUNTS: Memo<[u8; 32], Strkey> = Memo::default();
     }
@@ -123,7 +123,7 @@ pub fn asset_code(asset: &Asset) -> Option<String> {
 }
 
 /// The issuer of a credit asset.
-pub fn asset_issuer(asset: &Asset) -> Option<&AccountId> {
+pub(crate) fn asset_issuer(asset: &Asset) -> Option<&AccountId> {
     match asset {
         Asset::Native => None,
         Asset::CreditAlphanum4(a) => Some(&a.issuer),

@@ -4,10 +4,10 @@
 use serde::Deserialize;
 
 /// File name of the lake manifest.
-pub const MANIFEST: &str = ".config.json";
+pub(crate) const MANIFEST: &str = ".config.json";
 
 /// Object suffixes, newest first: galexie wrote `.xdr.zstd` before v23.
-pub const SUFFIXES: [&str; 2] = ["xdr.zst", "xdr.zstd"];
+pub(crate) const SUFFIXES: [&str; 2] = ["xdr.zst", "xdr.zstd"];
 
 /// `.config.json`.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
@@ -38,7 +38,7 @@ pub struct LakeLayout {
 
 impl LakeLayout {
     /// The layout a manifest describes.
-    pub fn from_manifest(manifest: &Manifest) -> Self {
+    pub(crate) fn from_manifest(manifest: &Manifest) -> Self {
         LakeLayout {
             ledgers_per_batch: manifest.ledgers_per_batch.max(1),
             batches_per_partition: manifest.batches_per_partition.max(1),
@@ -46,12 +46,12 @@ impl LakeLayout {
     }
 
     /// First ledger of the object holding `seq`.
-    pub fn batch_start(&self, seq: u32) -> u32 {
+    pub(crate) fn batch_start(&self, seq: u32) -> u32 {
         seq - seq % self.ledgers_per_batch
     }
 
     /// Last ledger of the object holding `seq`.
-    pub fn batch_end(&self, seq: u32) -> u32 {
+    pub(crate) fn batch_end(&self, seq: u32) -> u32 {
         let end = u64::from(self.batch_start(seq)) + u64::from(self.ledgers_per_batch) - 1;
         end.min(u64::from(u32::MAX)) as u32
     }
@@ -84,7 +84,7 @@ impl LakeLayout {
 
 /// Parses the ledger range out of an object or partition name such as
 /// `FC3D46FB--63092996.xdr.zst` or `FCD285FF--53312000-53375999`.
-pub fn range_from_name(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn range_from_name(name: &str) -> Option<(u32, u32)> {
     let (_, rest) = name.split_once("--")?;
     let rest = rest.split('.').next()?;
     match rest.split_once('-') {

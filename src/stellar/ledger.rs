@@ -40,7 +40,7 @@ impl<'a> LedgerView<'a> {
     }
 
     /// The header with its stored hash.
-    pub fn header_entry(&self) -> &'a LedgerHeaderHistoryEntry {
+    pub(crate) fn header_entry(&self) -> &'a LedgerHeaderHistoryEntry {
         match self.meta {
             LedgerCloseMeta::V0(m) => &m.ledger_header,
             LedgerCloseMeta::V1(m) => &m.ledger_header,
@@ -66,15 +66,6 @@ impl<'a> LedgerView<'a> {
     /// Protocol version.
     pub fn protocol_version(&self) -> u32 {
         self.header().ledger_version
-    }
-
-    /// `LedgerCloseMeta` version (0, 1 or 2).
-    pub fn meta_version(&self) -> u32 {
-        match self.meta {
-            LedgerCloseMeta::V0(_) => 0,
-            LedgerCloseMeta::V1(_) => 1,
-            LedgerCloseMeta::V2(_) => 2,
-        }
     }
 
     /// Every envelope in the tx set, in tx-set order (which is not apply
@@ -165,7 +156,7 @@ pub fn header_hash(header: &LedgerHeader) -> [u8; 32] {
 }
 
 /// Whether a transaction succeeded (`txSUCCESS` or `txFEE_BUMP_INNER_SUCCESS`).
-pub fn is_success(result: &TransactionResult) -> bool {
+pub(crate) fn is_success(result: &TransactionResult) -> bool {
     matches!(
         result.result,
         TransactionResultResult::TxSuccess(_) | TransactionResultResult::TxFeeBumpInnerSuccess(_)
@@ -173,7 +164,7 @@ pub fn is_success(result: &TransactionResult) -> bool {
 }
 
 /// Number of operations in an envelope (the inner tx's for a fee bump).
-pub fn operation_count(envelope: &TransactionEnvelope) -> usize {
+pub(crate) fn operation_count(envelope: &TransactionEnvelope) -> usize {
     match envelope {
         TransactionEnvelope::TxV0(e) => e.tx.operations.len(),
         TransactionEnvelope::Tx(e) => e.tx.operations.len(),
@@ -231,7 +222,7 @@ impl LedgerSummary {
     }
 
     /// The summary of an indexed ledger whose bytes are `xdr`.
-    pub fn from_index(index: &LedgerIndex, xdr: &[u8]) -> Result<Self, String> {
+    pub(crate) fn from_index(index: &LedgerIndex, xdr: &[u8]) -> Result<Self, String> {
         let header = &index.header;
         let hash: [u8; 32] = if header.canonical {
             Sha256::digest(header.span.of(xdr)).into()

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 /// The well-known networks: (name, passphrase).
-pub const KNOWN: &[(&str, &str)] = &[
+pub(crate) const KNOWN: &[(&str, &str)] = &[
     ("pubnet", "Public Global Stellar Network ; September 2015"),
     ("testnet", "Test SDF Network ; September 2015"),
     ("futurenet", "Test SDF Future Network ; October 2022"),
@@ -50,7 +50,7 @@ impl Network {
     }
 
     /// The known network with this id, if any.
-    pub fn from_id(id: &[u8; 32]) -> Option<Self> {
+    pub(crate) fn from_id(id: &[u8; 32]) -> Option<Self> {
         KNOWN
             .iter()
             .map(|(_, p)| Network::from_passphrase(p))

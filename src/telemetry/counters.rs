@@ -23,17 +23,17 @@ pub struct RoleCounters {
 
 impl RoleCounters {
     /// Sets the queue bound reported for flow control.
-    pub fn set_max_inflight(&self, max: u32) {
+    pub(crate) fn set_max_inflight(&self, max: u32) {
         self.max_inflight.store(u64::from(max), Ordering::Relaxed);
     }
 
     /// Counts an error; the new total.
-    pub fn count_error(&self) -> u64 {
+    pub(crate) fn count_error(&self) -> u64 {
         self.errors.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Adjusts the queue occupancy, never below zero; the new value.
-    pub fn add_inflight(&self, delta: i64) -> u64 {
+    pub(crate) fn add_inflight(&self, delta: i64) -> u64 {
         let change = delta.unsigned_abs();
         let update = |v: u64| {
             Some(if delta >= 0 {
@@ -50,7 +50,7 @@ impl RoleCounters {
     }
 
     /// Raises the highest ledger done to `ledger`.
-    pub fn reached(&self, ledger: u32) {
+    pub(crate) fn reached(&self, ledger: u32) {
         self.current_ledger
             .fetch_max(u64::from(ledger), Ordering::Relaxed);
     }

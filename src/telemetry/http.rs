@@ -29,7 +29,7 @@ impl Health {
     }
 
     /// Marks the role as serving (200) or stopping (503).
-    pub fn set_serving(&self, serving: bool) {
+    pub(crate) fn set_serving(&self, serving: bool) {
         self.serving
             .store(serving, std::sync::atomic::Ordering::SeqCst);
     }

@@ -40,7 +40,7 @@ pub struct LatencyTimer {
 
 impl LatencyTimer {
     /// Starts timing for histogram `name` with the label `key=value`.
-    pub fn labelled(name: &'static str, key: &'static str, value: &'static str) -> Self {
+    pub(crate) fn labelled(name: &'static str, key: &'static str, value: &'static str) -> Self {
         LatencyTimer {
             name,
             label: (key, value),

@@ -41,7 +41,7 @@ pub struct RunSummary {
 
 impl RunSummary {
     /// The summary's file name inside the sink's state dir.
-    pub const FILE: &'static str = "summary.json";
+    pub(crate) const FILE: &'static str = "summary.json";
 
     /// Writes the summary into `state_dir`.
     pub fn write(&self, state_dir: &Path) -> anyhow::Result<()> {

@@ -45,7 +45,7 @@ fn ops(lists: Vec<&LedgerEntryChanges>) -> Vec<(Option<u32>, &LedgerEntryChanges
 
 /// Every change list of the meta in order (before, operations, after),
 /// each with its 1-based operation index (`None` for transaction level).
-pub fn labeled_changes(meta: &TransactionMeta) -> Vec<(Option<u32>, &LedgerEntryChanges)> {
+pub(crate) fn labeled_changes(meta: &TransactionMeta) -> Vec<(Option<u32>, &LedgerEntryChanges)> {
     let mut out = Vec::new();
     match meta {
         TransactionMeta::V0(list) => out.extend(ops(list.iter().map(|o| &o.changes).collect())),
@@ -73,16 +73,16 @@ pub fn labeled_changes(meta: &TransactionMeta) -> Vec<(Option<u32>, &LedgerEntry
 }
 
 /// Every change list of the meta in order: before, operations, after.
-pub fn all_changes(meta: &TransactionMeta) -> Vec<&LedgerEntryChanges> {
+pub(crate) fn all_changes(meta: &TransactionMeta) -> Vec<&LedgerEntryChanges> {
     labeled_changes(meta).into_iter().map(|(_, c)| c).collect()
 }
 
 /// A balance an entry holds: ((holder strkey, SEP-11 asset), amount).
-pub type Holding = ((String, String), i128);
+pub(crate) type Holding = ((String, String), i128);
 
 /// What an entry holds. Pool-share trustlines and entries without value
 /// (offers, data, contract data) hold nothing here.
-pub fn holdings(entry: &LedgerEntry) -> Vec<Holding> {
+pub(crate) fn holdings(entry: &LedgerEntry) -> Vec<Holding> {
     match &entry.data {
         LedgerEntryData::Account(a) => vec![(
             (a.account_id.to_string(), "native".into()),
@@ -141,7 +141,7 @@ fn entry_id(key: &LedgerKey) -> Option<String> {
 /// Net balance change per (holder, asset) across change lists applied in
 /// order: each UPDATED against the last known state of its entry, CREATED
 /// from zero, REMOVED to zero. Zero nets are dropped.
-pub fn balance_deltas<'a>(
+pub(crate) fn balance_deltas<'a>(
     lists: impl IntoIterator<Item = &'a LedgerEntryChanges>,
 ) -> HashMap<(String, String), i128> {
     let mut last: HashMap<String, Vec<Holding>> = HashMap::new();
@@ -181,7 +181,7 @@ pub fn balance_deltas<'a>(
 }
 
 /// The XLM balance change of `account` across change lists.
-pub fn native_delta<'a>(
+pub(crate) fn native_delta<'a>(
     lists: impl IntoIterator<Item = &'a LedgerEntryChanges>,
     account: &AccountId,
 ) -> i128 {
@@ -192,7 +192,9 @@ pub fn native_delta<'a>(
 }
 
 /// Claimable balances removed by a change list (their last state).
-pub fn removed_claimable_balances(changes: &LedgerEntryChanges) -> Vec<ClaimableBalanceEntry> {
+pub(crate) fn removed_claimable_balances(
+    changes: &LedgerEntryChanges,
+) -> Vec<ClaimableBalanceEntry> {
     let mut state: HashMap<String, ClaimableBalanceEntry> = HashMap::new();
     let mut removed = Vec::new();
     for change in changes.0.iter() {
@@ -217,7 +219,9 @@ pub fn removed_claimable_balances(changes: &LedgerEntryChanges) -> Vec<Claimable
 }
 
 /// Claimable balances created by a change list.
-pub fn created_claimable_balances(changes: &LedgerEntryChanges) -> Vec<ClaimableBalanceEntry> {
+pub(crate) fn created_claimable_balances(
+    changes: &LedgerEntryChanges,
+) -> Vec<ClaimableBalanceEntry> {
     changes
         .0
         .iter()
@@ -233,7 +237,7 @@ pub fn created_claimable_balances(changes: &LedgerEntryChanges) -> Vec<Claimable
 
 /// How a pool's reserves moved within a change list.
 #[derive(Debug, Clone)]
-pub struct PoolMove {
+pub(crate) struct PoolMove {
     /// The pool.
     pub pool: PoolId,
     /// Its first asset.
@@ -247,7 +251,7 @@ pub struct PoolMove {
 }
 
 /// Every pool whose entry changed in a change list.
-pub fn pool_moves(changes: &LedgerEntryChanges) -> Vec<PoolMove> {
+pub(crate) fn pool_moves(changes: &LedgerEntryChanges) -> Vec<PoolMove> {
     let mut before: HashMap<String, (PoolId, Asset, Asset, i64, i64)> = HashMap::new();
     let mut out = Vec::new();
     let reserves = |e: &LedgerEntry| match &e.data {

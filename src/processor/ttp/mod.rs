@@ -71,7 +71,7 @@ pub struct TxEvents {
 }
 
 /// The mode `mode` resolves to for this ledger.
-pub fn resolve(view: &LedgerView<'_>, mode: Mode) -> Mode {
+pub(crate) fn resolve(view: &LedgerView<'_>, mode: Mode) -> Mode {
     match mode {
         Mode::Auto if unified::is_unified(view) => Mode::Unified,
         Mode::Auto => Mode::Derived,
@@ -203,7 +203,7 @@ impl Extractor {
     /// The sequence in the header of the ledger `xdr`, after checking the
     /// header's hash: from the index when this extractor just walked the
     /// same bytes, else from a walk of its own.
-    pub fn checked_sequence(&self, xdr: &[u8], depth: u32) -> Result<u32, String> {
+    pub(crate) fn checked_sequence(&self, xdr: &[u8], depth: u32) -> Result<u32, String> {
         let summary = if self.indexed == (xdr.as_ptr() as usize, xdr.len()) {
             crate::stellar::LedgerSummary::from_index(&self.index, xdr)?
         } else {

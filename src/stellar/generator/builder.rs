@@ -174,7 +174,7 @@ impl LedgerBuilder {
     }
 
     /// Builds the next ledger.
-    pub fn next_ledger(&mut self) -> GeneratedLedger {
+    pub(crate) fn next_ledger(&mut self) -> GeneratedLedger {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.world.ledger = seq;

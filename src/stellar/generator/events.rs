@@ -49,7 +49,7 @@ pub struct ExpectedEvent {
 
 /// An event as emitted (XDR) and as expected (TTP), before the transaction
 /// context (hash, indexes) is known.
-pub struct Emitted {
+pub(crate) struct Emitted {
     pub event: ContractEvent,
     pub expected: ExpectedEvent,
 }
@@ -166,7 +166,7 @@ pub fn fee_event(world: &World, payer: usize, amount: i128) -> Emitted {
 }
 
 /// A custom (non-SAC) token event: no asset topic, so no asset.
-pub fn custom_event(
+pub(crate) fn custom_event(
     world: &World,
     kind: &'static str,
     from: Option<usize>,
@@ -199,7 +199,7 @@ pub fn custom_event(
 /// The classic mint/burn/transfer rule: moves from an issuer are mints,
 /// moves to an issuer are burns, issuer to issuer and everything native are
 /// transfers. Only accounts (not pools or balances) can be issuers.
-pub fn classic_move(
+pub(crate) fn classic_move(
     world: &World,
     from: ScAddress,
     to: ScAddress,

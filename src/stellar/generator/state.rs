@@ -23,7 +23,7 @@ use crate::stellar::address::{account_id, hash_xdr, sac_contract_id};
 
 /// An asset as the generator refers to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AssetRef {
+pub(crate) enum AssetRef {
     /// XLM.
     Native,
     /// Index into `World::assets`.
@@ -32,7 +32,7 @@ pub enum AssetRef {
 
 /// One ledger entry the journal can snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EntryKey {
+pub(crate) enum EntryKey {
     /// An account.
     Account(usize),
     /// A trustline (account, credit asset).
@@ -45,7 +45,7 @@ pub enum EntryKey {
     TokenBalance(usize),
 }
 
-pub struct AccountState {
+pub(crate) struct AccountState {
     pub key: [u8; 32],
     pub balance: i64,
     pub seq: i64,
@@ -57,19 +57,19 @@ pub struct AccountState {
     pub busy: bool,
 }
 
-pub struct CreditAsset {
+pub(crate) struct CreditAsset {
     pub asset: Asset,
     pub issuer: usize,
 }
 
-pub struct ClaimableState {
+pub(crate) struct ClaimableState {
     pub asset: AssetRef,
     pub amount: i64,
     pub claimant: usize,
     pub last_modified: u32,
 }
 
-pub struct PoolState {
+pub(crate) struct PoolState {
     pub id: [u8; 32],
     pub a: AssetRef,
     pub b: AssetRef,
@@ -80,7 +80,7 @@ pub struct PoolState {
 }
 
 /// Everything the generated network holds.
-pub struct World {
+pub(crate) struct World {
     pub network_id: [u8; 32],
     pub ledger: u32,
     pub rng: ChaCha8Rng,
@@ -220,13 +220,19 @@ impl World {
         ScAddress::Account(self.account_id(account))
     }
 
-    pub fn is_issuer(&self, account: usize, asset: AssetRef) -> bool {
+    pub(crate) fn is_issuer(&self, account: usize, asset: AssetRef) -> bool {
         matches!(asset, AssetRef::Credit(i) if self.assets[i].issuer == account)
     }
 
     /// Moves `delta` of `asset` into (or out of) `account`, journaled.
     /// Issuers have no trustline: their side of a credit move is not stored.
-    pub fn adjust(&mut self, journal: &mut Journal, account: usize, asset: AssetRef, delta: i64) {
+    pub(crate) fn adjust(
+        &mut self,
+        journal: &mut Journal,
+        account: usize,
+        asset: AssetRef,
+        delta: i64,
+    ) {
         match asset {
             AssetRef::Native => {
                 journal.touch(self, EntryKey::Account(account));
@@ -247,7 +253,7 @@ impl World {
     }
 
     /// Bumps an account's sequence number, journaled.
-    pub fn bump_seq(&mut self, journal: &mut Journal, account: usize) -> i64 {
+    pub(crate) fn bump_seq(&mut self, journal: &mut Journal, account: usize) -> i64 {
         journal.touch(self, EntryKey::Account(account));
         let ledger = self.ledger;
         let a = &mut self.accounts[account];
@@ -256,7 +262,7 @@ impl World {
         a.seq
     }
 
-    pub fn token_key(&self, account: usize) -> ScVal {
+    pub(crate) fn token_key(&self, account: usize) -> ScVal {
         let symbol = ScSymbol("Balance".try_into().unwrap_or_default());
         let items = vec![ScVal::Symbol(symbol), ScVal::Address(self.address(account))];
         ScVal::Vec(Some(ScVec(items.try_into().unwrap_or_default())))
@@ -367,7 +373,7 @@ impl World {
     }
 
     /// The ledger key for `key`.
-    pub fn ledger_key(&self, key: EntryKey) -> LedgerKey {
+    pub(crate) fn ledger_key(&self, key: EntryKey) -> LedgerKey {
         match key {
             EntryKey::Account(i) => LedgerKey::Account(LedgerKeyAccount {
                 account_id: self.account_id(i),
@@ -396,7 +402,7 @@ impl World {
 }
 
 /// An `ScVal::I128`.
-pub fn i128_val(v: i128) -> ScVal {
+pub(crate) fn i128_val(v: i128) -> ScVal {
     ScVal::I128(Int128Parts {
         hi: (v >> 64) as i64,
         lo: v as u64,
@@ -406,7 +412,7 @@ pub fn i128_val(v: i128) -> ScVal {
 /// Remembers each touched entry's state before its first change and emits
 /// the change list at the end, as core does per operation.
 #[derive(Default)]
-pub struct Journal {
+pub(crate) struct Journal {
     order: Vec<EntryKey>,
     before: BTreeMap<EntryKey, Option<LedgerEntry>>,
     restored: BTreeSet<EntryKey>,
@@ -414,7 +420,7 @@ pub struct Journal {
 
 impl Journal {
     /// Records `key`'s state before it changes (first touch only).
-    pub fn touch(&mut self, world: &World, key: EntryKey) {
+    pub(crate) fn touch(&mut self, world: &World, key: EntryKey) {
         if let std::collections::btree_map::Entry::Vacant(slot) = self.before.entry(key) {
             slot.insert(world.entry(key));
             self.order.push(key);
@@ -422,7 +428,7 @@ impl Journal {
     }
 
     /// Like `touch`, but the entry was archived and comes back RESTORED.
-    pub fn restore(&mut self, world: &World, key: EntryKey) {
+    pub(crate) fn restore(&mut self, world: &World, key: EntryKey) {
         self.touch(world, key);
         self.restored.insert(key);
     }

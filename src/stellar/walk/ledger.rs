@@ -243,7 +243,7 @@ impl LedgerIndex {
 
     /// Indexes one `LedgerCloseMeta` that must fill all of `xdr`, reusing
     /// this index's storage.
-    pub fn fill(&mut self, xdr: &[u8], depth: u32) -> Result<(), Error> {
+    pub(crate) fn fill(&mut self, xdr: &[u8], depth: u32) -> Result<(), Error> {
         let mut r = Reader::new(xdr, depth);
         self.read(&mut r, xdr)?;
         if r.remaining() > 0 {

@@ -27,7 +27,7 @@ pub use scval::{AddressRef, ContractEventRef, MapIter, ScValRef};
 
 /// The length of the `LedgerCloseMeta` at the start of `xdr`, validating
 /// it on the way.
-pub fn ledger_len(xdr: &[u8], depth: u32) -> Result<usize, stellar_xdr::Error> {
+pub(crate) fn ledger_len(xdr: &[u8], depth: u32) -> Result<usize, stellar_xdr::Error> {
     let mut r = Reader::new(xdr, depth);
     skip::skip_ledger_close_meta(&mut r)?;
     Ok(r.pos())

@@ -12,14 +12,14 @@ use crate::stellar::address::{memoised, Memo, Strkey};
 
 /// `SCValType` arms the views read.
 mod arm {
-    pub const VOID: u32 = 1;
+    pub(crate) const VOID: u32 = 1;
     pub const U64: u32 = 5;
     pub const I128: u32 = 10;
-    pub const BYTES: u32 = 13;
-    pub const STRING: u32 = 14;
-    pub const SYMBOL: u32 = 15;
-    pub const MAP: u32 = 17;
-    pub const ADDRESS: u32 = 18;
+    pub(crate) const BYTES: u32 = 13;
+    pub(crate) const STRING: u32 = 14;
+    pub(crate) const SYMBOL: u32 = 15;
+    pub(crate) const MAP: u32 = 17;
+    pub(crate) const ADDRESS: u32 = 18;
 }
 
 /// Depth for re-walking bytes that were validated with the real limit.
@@ -96,7 +96,7 @@ impl<'a> ScValRef<'a> {
     }
 
     /// `SCV_VOID`.
-    pub fn is_void(&self) -> bool {
+    pub(crate) fn is_void(&self) -> bool {
         self.arm() == Some(arm::VOID)
     }
 
@@ -232,12 +232,12 @@ impl<'a> ContractEventRef<'a> {
     }
 
     /// `type == CONTRACT`.
-    pub fn is_contract(&self) -> bool {
+    pub(crate) fn is_contract(&self) -> bool {
         self.event_type == 1
     }
 
     /// How many topics the event has.
-    pub fn topic_count(&self) -> usize {
+    pub(crate) fn topic_count(&self) -> usize {
         self.topic_count
     }
 
