@@ -157,10 +157,14 @@ fn yaml_config_files_work() {
     )
     .unwrap();
     let c = load_with(Role::Sink, None, Some(&file), &[], vec![]).unwrap();
-    assert_eq!(
-        c.settings.sink.outputs,
-        vec!["parquet:/tmp/a", "jsonl:/tmp/b"]
-    );
+    let outputs: Vec<String> = c
+        .settings
+        .sink
+        .outputs
+        .iter()
+        .map(|o| o.display())
+        .collect();
+    assert_eq!(outputs, vec!["parquet:/tmp/a", "jsonl:/tmp/b"]);
     assert_eq!(c.settings.sink.end, Some(99));
 }
 
@@ -291,6 +295,81 @@ fn every_validation_error_exits_2_naming_the_variable() {
             vec![("ARROW_ANALYTICS_SINK_START", "5")],
             &["--end", "12x", "ledger"],
         ),
+        // A zero period would busy-loop or panic; a bare word would
+        // silence every log line; an empty value would silently mean
+        // something else (the default, or no authentication).
+        (
+            vec!["controlplane", "--sweep-interval", "0s"],
+            vec![],
+            &["--sweep-interval", "0s", "above zero"],
+        ),
+        (
+            vec!["controlplane", "--ttl", "0s"],
+            vec![],
+            &["--ttl", "above zero"],
+        ),
+        (
+            vec!["source", "--poll-interval", "0ms"],
+            vec![],
+            &["--poll-interval", "above zero"],
+        ),
+        (
+            vec!["source", "--log-level", "loud"],
+            vec![],
+            &["--log-level", "loud", "debug"],
+        ),
+        (
+            vec!["controlplane", "--auth-token", ""],
+            vec![],
+            &["--auth-token", "not empty"],
+        ),
+        (
+            vec!["sink", "--postgres-table", ""],
+            vec![],
+            &["--postgres-table", "not empty"],
+        ),
+        (
+            vec!["source", "--rpc-url", "notaurl"],
+            vec![],
+            &["--rpc-url", "notaurl", "http"],
+        ),
+        (
+            vec!["source", "--s3-endpoint", "notaurl"],
+            vec![],
+            &["--s3-endpoint", "notaurl", "http"],
+        ),
+        (
+            vec!["sink", "--output", ""],
+            vec![],
+            &["--output", "no output"],
+        ),
+        // The pipeline refuses a bad output before it starts any child.
+        (
+            vec!["pipeline", "--output", "parquet:"],
+            vec![],
+            &["--output", "parquet:", "empty target"],
+        ),
+        (
+            vec!["pipeline", "--output", "postgres:notaurl"],
+            vec![],
+            &["--output", "notaurl", "postgres://"],
+        ),
+        (
+            vec![
+                "sink",
+                "--output",
+                "jsonl:/tmp/x",
+                "--output",
+                "jsonl:/tmp/x",
+            ],
+            vec![],
+            &["--output", "jsonl:/tmp/x", "twice"],
+        ),
+        (
+            show.to_vec(),
+            vec![("STELLAR_ARROW_SOURCE_RPC_URL", "ftp://x")],
+            &["STELLAR_ARROW_SOURCE_RPC_URL", "ftp://x", "http"],
+        ),
     ];
     for (args, env, needles) in cases {
         let (code, stderr) = run(&args, &env);
@@ -330,4 +409,34 @@ fn config_show_runs_for_every_role_and_profile() {
             );
         }
     }
+}
+
+#[test]
+fn url_passwords_are_hidden_in_config_show_and_errors() {
+    let url = "postgres://writer:Secret@db.example:5432/events";
+    let env = [("ARROW_ANALYTICS_SINK_OUTPUTS", &*format!("postgres:{url}"))];
+    for format in ["text", "json"] {
+        let out = Command::new(common::bin())
+            .args(["config", "show", "--role", "sink", "--format", format])
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("postgres://writer:"), "{shown}");
+        assert!(!shown.contains("Secret"), "password shown: {shown}");
+    }
+    // The same spec twice: the error names it, without the password.
+    let twice = format!("postgres:{url},postgres:{url}");
+    let (code, stderr) = run(
+        &["config", "show", "--role", "sink"],
+        &[("ARROW_ANALYTICS_SINK_OUTPUTS", &twice)],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("twice"), "{stderr}");
+    assert!(!stderr.contains("Secret"), "password shown: {stderr}");
 }

@@ -27,7 +27,10 @@ fn settings_on(command: u8) -> impl Iterator<Item = &'static Setting> {
 fn value_name(setting: &Setting) -> String {
     match setting.kind {
         Kind::Addr | Kind::Endpoint => "HOST:PORT".into(),
-        Kind::Duration => "DURATION".into(),
+        Kind::Duration | Kind::Period => "DURATION".into(),
+        Kind::Url => "URL".into(),
+        Kind::LogFilter => "LEVEL".into(),
+        Kind::Outputs => "KIND:TARGET".into(),
         Kind::Int { .. } | Kind::Float { .. } => "N".into(),
         Kind::Ledger => "LEDGER".into(),
         Kind::Enum(words) => words.join("|"),
@@ -81,7 +84,7 @@ fn arg(setting: &'static Setting, role: Option<Role>) -> Arg {
         .help(help(setting, role));
     match setting.kind {
         Kind::Bool => arg.action(ArgAction::SetTrue),
-        Kind::List => arg
+        Kind::List | Kind::Outputs => arg
             .action(ArgAction::Append)
             .value_delimiter(',')
             .value_name(value_name(setting)),
@@ -125,7 +128,7 @@ impl<const C: u8> clap::FromArgMatches for SettingFlags<C> {
                         values.push(FlagValue::new(setting.key, flag, "true"));
                     }
                 }
-                Kind::List => {
+                Kind::List | Kind::Outputs => {
                     if let Some(items) = matches.get_many::<String>(setting.key) {
                         let items: Vec<String> = items.cloned().collect();
                         values.push(FlagValue::list(setting.key, flag, &items));

@@ -4,12 +4,14 @@
 //! what `stellarflow config show` prints.
 
 mod layers;
+mod outputs;
 mod reference;
 mod settings;
 mod typed;
 mod validate;
 
 pub use layers::{builtin_profiles, FlagValue, Origin};
+pub use outputs::{redact, OutputSpec};
 pub use reference::{env_names, markdown as reference_markdown};
 pub use settings::{on, Kind, Setting, SETTINGS};
 pub use settings::{
@@ -143,10 +145,16 @@ pub struct Resolved {
 impl Resolved {
     /// The value as `config show` prints it (secrets masked).
     pub(crate) fn display_value(&self) -> String {
+        // Credentials inside URLs are secrets too.
         match (&self.value, self.setting.kind) {
             (None, _) => "(unset)".into(),
             (Some(_), Kind::Secret) => "********".into(),
-            (Some(v), _) => display(v),
+            (Some(Value::Array(_, items)), Kind::Outputs) => items
+                .iter()
+                .map(|item| OutputSpec::shown(&display(item)))
+                .collect::<Vec<_>>()
+                .join(","),
+            (Some(v), _) => redact(&display(v)),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::outputs::OutputSpec;
 use super::typed::{setting, Decoder, ExtractKind, LogFormat, OnError, TtpMode};
 use super::Role;
 
@@ -47,6 +48,14 @@ pub enum Kind {
     Secret,
     /// A list of words; from env or flags, comma separated.
     List,
+    /// The sink's outputs: a list of `KIND:TARGET` specs.
+    Outputs,
+    /// A duration above zero: a period or a timeout.
+    Period,
+    /// An `http://` or `https://` URL.
+    Url,
+    /// A log filter: a level, or tracing directives.
+    LogFilter,
 }
 
 impl Kind {
@@ -63,6 +72,16 @@ impl Kind {
             Kind::Enum(words) => format!("one of {}", words.join(", ")),
             Kind::Text | Kind::Secret => "text".into(),
             Kind::List => "a comma-separated list".into(),
+            Kind::Outputs => {
+                "outputs, comma-separated: parquet:DIR, jsonl:DIR, csv:DIR, postgres:URL or websocket"
+                    .into()
+            }
+            Kind::Period => "a duration above zero such as 500ms, 10s, 5m or 1h".into(),
+            Kind::Url => "an http:// or https:// URL".into(),
+            Kind::LogFilter => {
+                "error, warn, info, debug, trace, off, or tracing directives such as info,stellarflow=debug"
+                    .into()
+            }
         }
     }
 }
@@ -250,10 +269,10 @@ sections! {
         endpoint: String, Kind::Endpoint, default "127.0.0.1:8080", env "FLOWCTL_ENDPOINT",
             on on::DATA | on::PIPELINE, flag "flowctl-endpoint";
         /// how often a role sends its heartbeat and metrics
-        heartbeat_interval: Duration, Kind::Duration, default "10s",
+        heartbeat_interval: Duration, Kind::Period, default "10s",
             env "FLOWCTL_HEARTBEAT_INTERVAL", on on::DATA;
         /// polling interval for discovery against a control plane without WatchServices
-        discovery_interval: Duration, Kind::Duration, default "30s",
+        discovery_interval: Duration, Kind::Period, default "30s",
             env "FLOWCTL_DISCOVERY_INTERVAL", on on::NONE;
         /// register under this service id instead of a generated one
         service_id: Option<String>, Kind::Text, env "FLOWCTL_SERVICE_ID", on on::NONE;
@@ -280,13 +299,13 @@ sections! {
         min_connections: u32, Kind::Int { min: 1, max: 10 }, default "2",
             env "CONNECTION_POOL_MIN_CONNECTIONS", on on::NONE;
         /// idle connections are closed after this long
-        idle_timeout: Duration, Kind::Duration, default "5m",
+        idle_timeout: Duration, Kind::Period, default "5m",
             env "CONNECTION_POOL_IDLE_TIMEOUT", on on::NONE;
     }
     /// `[monitoring]`.
     monitoring: MonitoringSettings {
         /// interval of progress log lines and pipeline monitoring
-        interval: Duration, Kind::Duration, default "5s", env "MONITORING_INTERVAL", on on::NONE;
+        interval: Duration, Kind::Period, default "5s", env "MONITORING_INTERVAL", on on::NONE;
     }
     /// `[flow_control]`: backpressure thresholds.
     flow_control: FlowControlSettings {
@@ -304,7 +323,7 @@ sections! {
         format: LogFormat, Kind::Enum(LogFormat::WORDS), default "text", env "LOG_FORMAT",
             on on::ALL, flag "log-format";
         /// log filter (error, warn, info, debug, trace or a tracing filter)
-        level: String, Kind::Text, default "info", env "LOG_LEVEL", on on::ALL, flag "log-level";
+        level: String, Kind::LogFilter, default "info", env "LOG_LEVEL", on on::ALL, flag "log-level";
     }
     /// `[controlplane]`.
     controlplane: ControlplaneSettings {
@@ -313,9 +332,9 @@ sections! {
         /// HTTP admin listen address (/health, /metrics, /api/*)
         http_addr: String, Kind::Addr, default "127.0.0.1:8081", on on::CONTROLPLANE;
         /// a service without a heartbeat for this long is unhealthy
-        ttl: Duration, Kind::Duration, default "30s", on on::CONTROLPLANE;
+        ttl: Duration, Kind::Period, default "30s", on on::CONTROLPLANE;
         /// how often expiry is checked
-        sweep_interval: Duration, Kind::Duration, default "10s", on on::CONTROLPLANE;
+        sweep_interval: Duration, Kind::Period, default "10s", on on::CONTROLPLANE;
         /// keep the registry here so a restarted control plane remembers services
         state_dir: Option<String>, Kind::Text, on on::CONTROLPLANE;
         /// PEM server certificate (enables TLS)
@@ -334,7 +353,7 @@ sections! {
         /// data lake: a path, file://, s3://bucket/prefix or gs://bucket/prefix
         datalake: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
         /// Stellar RPC URL (instead of a data lake)
-        rpc_url: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
+        rpc_url: Option<String>, Kind::Url, on on::SOURCE | on::PIPELINE;
         /// pubnet, testnet, futurenet, standalone or a passphrase (checked against the lake)
         network: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
         /// objects fetched ahead in parallel (0 = 2 x cores, or 16 x cores when passed on
@@ -347,9 +366,9 @@ sections! {
         /// S3 region (default from AWS_REGION, else us-east-1)
         s3_region: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
         /// S3-compatible endpoint URL
-        s3_endpoint: Option<String>, Kind::Text, on on::SOURCE | on::PIPELINE;
+        s3_endpoint: Option<String>, Kind::Url, on on::SOURCE | on::PIPELINE;
         /// live mode: wait between looks for the next ledger
-        poll_interval: Duration, Kind::Duration, default "1s", on on::SOURCE;
+        poll_interval: Duration, Kind::Period, default "1s", on on::SOURCE;
         /// lakes without .config.json: ledgers per object
         ledgers_per_batch: u32, Kind::Int { min: 1, max: 1_000_000 }, default "1", on on::NONE;
         /// lakes without .config.json: objects per partition
@@ -417,7 +436,7 @@ sections! {
         /// processor Flight address when discovery finds none (then 127.0.0.1:8816)
         processor_endpoint: Option<String>, Kind::Addr, on on::SINK;
         /// outputs, KIND:TARGET: parquet:DIR, jsonl:DIR, csv:DIR, postgres:URL, websocket
-        outputs: Vec<String>, Kind::List, default "parquet:./data", on on::SINK | on::PIPELINE,
+        outputs: Vec<OutputSpec>, Kind::Outputs, default "parquet:./data", on on::SINK | on::PIPELINE,
             flag "output";
         /// first ledger to write
         start: Option<u32>, Kind::Ledger, on on::SINK | on::PIPELINE;
@@ -435,7 +454,7 @@ sections! {
         rotate_bytes: u64, Kind::Int { min: 1024, max: 1_000_000_000_000 }, default "268435456",
             on on::SINK;
         /// live mode: finalise files and commit at least this often
-        flush_interval: Duration, Kind::Duration, default "10s", on on::SINK;
+        flush_interval: Duration, Kind::Period, default "10s", on on::SINK;
         /// PostgreSQL table name
         postgres_table: String, Kind::Text, default "token_transfers", on on::SINK;
         /// events queued per WebSocket client before it is disconnected as too slow
@@ -454,11 +473,11 @@ sections! {
         /// grace period before children are killed
         shutdown_timeout: Duration, Kind::Duration, default "10s", on on::PIPELINE;
         /// a child that is not healthy after this long stops the start-up
-        start_timeout: Duration, Kind::Duration, default "60s", on on::NONE;
+        start_timeout: Duration, Kind::Period, default "60s", on on::NONE;
         /// restarts allowed per restart window before the pipeline fails
         restart_limit: u32, Kind::Int { min: 0, max: 1000 }, default "5", on on::NONE;
         /// window for the restart limit
-        restart_window: Duration, Kind::Duration, default "60s", on on::NONE;
+        restart_window: Duration, Kind::Period, default "60s", on on::NONE;
     }
 }
 

@@ -185,6 +185,15 @@ impl SettingType for Duration {
     }
 }
 
+impl SettingType for Vec<super::OutputSpec> {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|spec| super::OutputSpec::parse(spec).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 /// The `deserialize_with` of every settings field.
 pub(crate) fn setting<'de, D: Deserializer<'de>, T: SettingType>(d: D) -> Result<T, D::Error> {
     T::read(d)
@@ -198,7 +207,7 @@ pub(super) fn extract(resolved: &[Resolved]) -> Result<Settings, ConfigError> {
     for r in resolved {
         let value = match (&r.value, r.setting.kind) {
             (Some(value), _) => value.clone(),
-            (None, Kind::List) => Value::from(Vec::<String>::new()),
+            (None, Kind::List | Kind::Outputs) => Value::from(Vec::<String>::new()),
             (None, _) => Value::Empty(Tag::Default, Empty::None),
         };
         let section = root

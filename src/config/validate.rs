@@ -22,24 +22,45 @@ pub(super) fn normalise(
     let text = scalar_text(raw);
     let shown = text.clone().unwrap_or_else(|| format!("{raw:?}"));
     match setting.kind {
-        Kind::List => match raw {
-            Value::Array(_, items) => {
-                let mut out = Vec::new();
-                for item in items {
-                    let item = scalar_text(item).ok_or_else(|| fail(&shown))?;
-                    out.extend(split_list(&item));
+        Kind::List | Kind::Outputs => {
+            let items = match raw {
+                Value::Array(_, items) => {
+                    let mut out = Vec::new();
+                    for item in items {
+                        let item = scalar_text(item).ok_or_else(|| fail(&shown))?;
+                        out.extend(split_list(&item));
+                    }
+                    out
                 }
-                Ok(Some(Value::from(out)))
+                _ => split_list(&text.ok_or_else(|| fail(&shown))?),
+            };
+            if setting.kind == Kind::Outputs {
+                super::outputs::check(&items).map_err(|why| {
+                    ConfigError(format!(
+                        "invalid value for {name}: {why} (expected {})",
+                        setting.kind.allowed()
+                    ))
+                })?;
+            } else if items.is_empty() && setting.default.is_some() {
+                return Err(fail(""));
             }
-            _ => {
-                let text = text.ok_or_else(|| fail(&shown))?;
-                let items = split_list(&text);
-                Ok((!items.is_empty()).then(|| Value::from(items)))
-            }
-        },
+            Ok((!items.is_empty()).then(|| Value::from(items)))
+        }
         Kind::Text | Kind::Secret => {
             let text = text.ok_or_else(|| fail(&shown))?;
             let text = text.trim();
+            // Empty means unset, except where that would silently mean
+            // something else: a default taking over, or auth turned off.
+            if text.is_empty() && (setting.default.is_some() || setting.kind == Kind::Secret) {
+                return Err(ConfigError(format!(
+                    "invalid value for {name}: \"\" (expected {}, not empty)",
+                    if setting.kind == Kind::Secret {
+                        "a token"
+                    } else {
+                        "text"
+                    }
+                )));
+            }
             Ok((!text.is_empty()).then(|| Value::from(text.to_string())))
         }
         _ => {
@@ -96,6 +117,11 @@ fn scalar(kind: Kind, text: &str) -> Option<Value> {
         Kind::Addr => is_listen_addr(text).then(|| Value::from(text.to_string())),
         Kind::Endpoint => is_endpoint(text).then(|| Value::from(text.to_string())),
         Kind::Duration => parse_duration(text).map(|_| Value::from(text.to_string())),
+        Kind::Period => parse_duration(text)
+            .filter(|d| !d.is_zero())
+            .map(|_| Value::from(text.to_string())),
+        Kind::Url => is_http_url(text).then(|| Value::from(text.to_string())),
+        Kind::LogFilter => is_log_filter(text).then(|| Value::from(text.to_string())),
         Kind::Int { min, max } => text
             .parse::<i64>()
             .ok()
@@ -108,8 +134,31 @@ fn scalar(kind: Kind, text: &str) -> Option<Value> {
             .filter(|n| n.is_finite() && (min..=max).contains(n))
             .map(Value::from),
         Kind::Enum(words) => words.contains(&text).then(|| Value::from(text.to_string())),
-        Kind::Text | Kind::Secret | Kind::List => Some(Value::from(text.to_string())),
+        Kind::Text | Kind::Secret | Kind::List | Kind::Outputs => {
+            Some(Value::from(text.to_string()))
+        }
     }
+}
+
+/// An `http://` or `https://` URL with a host.
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
+/// A level word, or tracing directives. A bare word that is not a level
+/// would parse as a target name and silence everything else, so it is
+/// refused.
+fn is_log_filter(text: &str) -> bool {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let directives_ok = text.split(',').map(str::trim).all(|d| {
+        !d.is_empty()
+            && (LEVELS.contains(&d.to_ascii_lowercase().as_str())
+                || d.contains('=')
+                || d.contains("::")
+                || d.contains('['))
+    });
+    directives_ok && tracing_subscriber::EnvFilter::try_new(text).is_ok()
 }
 
 /// Parses `true/false`, `1/0`, `yes/no`, `on/off` (any case).

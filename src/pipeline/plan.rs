@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, Kind, Origin, Role, SETTINGS};
+use crate::config::{Config, Kind, Origin, OutputSpec, Role, SETTINGS};
 use crate::stellar::generator::{self, GeneratorOptions};
 
 /// Ledgers of the built-in default lake.
@@ -250,7 +250,7 @@ pub fn plan(config: &Config) -> anyhow::Result<Plan> {
         own_controlplane,
         start,
         end,
-        outputs: s.sink.outputs.clone(),
+        outputs: s.sink.outputs.iter().map(OutputSpec::display).collect(),
         state_dir,
     })
 }

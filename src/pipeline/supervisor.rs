@@ -103,6 +103,8 @@ struct Child {
     spec: ChildSpec,
     phase: Phase,
     running: Option<child::Running>,
+    /// Unix seconds of the current process's start (`pipeline status`).
+    started_at: u64,
     generation: u32,
     restarts: u32,
     recent: VecDeque<Instant>,
@@ -140,7 +142,7 @@ impl Supervisor {
                         pid: running.pid,
                         http_addr: child.spec.http_addr.clone(),
                         data_addr: child.spec.data_addr.clone(),
-                        started_at: now(),
+                        started_at: child.started_at,
                         restarts: child.restarts,
                     },
                 );
@@ -172,6 +174,7 @@ impl Supervisor {
         let running = child::spawn(&child.spec, child.generation, logs, exits)?;
         let pid = running.pid;
         child.running = Some(running);
+        child.started_at = now();
         self.save();
         Ok(pid)
     }
@@ -544,6 +547,7 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
                 spec: spec.clone(),
                 phase: Phase::Waiting,
                 running: None,
+                started_at: 0,
                 generation: 0,
                 restarts: 0,
                 recent: VecDeque::new(),

@@ -23,13 +23,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tonic::Status;
 
+pub use crate::config::OutputSpec;
 pub use files::{FileOutput, Format, Limits};
 pub use live::{LiveFeed, Subscription};
-pub use output::{Output, OutputSpec};
+pub use output::Output;
 pub use postgres::{Numeric, PostgresOutput};
 pub use stats::SinkStats;
 
-use crate::config::{Config, ConfigError, Role, SinkSettings};
+use crate::config::{Config, Role, SinkSettings};
 use crate::flight::{ledger_batches, BatchStream, FlightServer, RangeService, Ticket};
 use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, TTP_EVENT};
@@ -164,14 +165,8 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
     let settings = config.settings.sink.clone();
     // Before anything records a metric.
     install_metrics();
-    let mut specs = settings
-        .outputs
-        .iter()
-        .map(|s| OutputSpec::parse(s))
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    if specs.is_empty() {
-        specs.push(OutputSpec::Parquet("./data".into()));
-    }
+    // Parsed and checked (at least one, none twice) with the configuration.
+    let specs = settings.outputs.clone();
     if let Some(table) = specs
         .iter()
         .find_map(|s| matches!(s, OutputSpec::Postgres(_)).then_some(&settings.postgres_table))
@@ -311,7 +306,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let summary = RunSummary {
             start: config.settings.sink.start,
             end: config.settings.sink.end,
-            outputs: config.settings.sink.outputs.clone(),
+            outputs: config
+                .settings
+                .sink
+                .outputs
+                .iter()
+                .map(OutputSpec::display)
+                .collect(),
             progress: stats.progress(),
         };
         let dir = Path::new(&config.settings.sink.state_dir);

@@ -14,7 +14,8 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
-use super::output::{redact, Output};
+use super::output::Output;
+use crate::config::redact;
 use crate::config::ConfigError;
 use crate::flight::BatchMeta;
 use crate::retry::Backoff;
