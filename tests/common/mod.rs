@@ -16,6 +16,14 @@ pub fn bin() -> PathBuf {
 /// A role's configuration from defaults plus `flags` (key, value) pairs;
 /// the process environment is ignored so tests are hermetic.
 pub fn config(role: Role, flags: &[(&'static str, &str)]) -> Config {
+    try_config(role, flags).unwrap_or_else(|e| panic!("test configuration rejected: {e}"))
+}
+
+/// Like [`config`], for tests of what the configuration refuses.
+pub fn try_config(
+    role: Role,
+    flags: &[(&'static str, &str)],
+) -> Result<Config, config::ConfigError> {
     stellarflow::runtime::install_tls_provider();
     let flags = flags
         .iter()
@@ -30,7 +38,6 @@ pub fn config(role: Role, flags: &[(&'static str, &str)]) -> Config {
             env: &|_| None,
         },
     )
-    .unwrap_or_else(|e| panic!("test configuration rejected: {e}"))
 }
 
 /// A role's sockets bound on free ports now, for a test that must know an
