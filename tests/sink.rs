@@ -595,9 +595,7 @@ async fn bad_targets_fail_clearly() {
     // before the sink (or a pipeline's first child) starts.
     let mut flags = sink_flags("127.0.0.1:1", &state, ("1", "2"));
     flags.push(("sink.outputs", "postgres:nonsense"));
-    let err = common::try_config(Role::Sink, &flags)
-        .err()
-        .expect("refused");
+    let err = common::try_config(Role::Sink, &flags).expect_err("refused");
     assert!(
         err.to_string().contains("postgres:nonsense") && err.to_string().contains("PostgreSQL"),
         "{err}"
