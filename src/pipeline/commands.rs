@@ -125,14 +125,25 @@ pub(crate) async fn health_check(state_dir: &Path) -> anyhow::Result<bool> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
+    // The data path is whole only when every child the run starts is up:
+    // during start-up the later ones are "not started".
+    let expected: Vec<&str> = if state.roles.is_empty() {
+        ROLES
+            .into_iter()
+            .filter(|r| state.children.contains_key(*r))
+            .collect()
+    } else {
+        state.roles.iter().map(String::as_str).collect()
+    };
     let mut all = true;
-    for role in ROLES {
-        let Some(child) = state.children.get(role) else {
-            continue;
+    for role in expected {
+        let verdict = match state.children.get(role) {
+            None => "not started",
+            Some(child) if alive(child.pid) && health(&client, &child.http_addr).await => "healthy",
+            Some(_) => "unhealthy",
         };
-        let ok = alive(child.pid) && health(&client, &child.http_addr).await;
-        println!("{role}: {}", if ok { "healthy" } else { "unhealthy" });
-        all &= ok;
+        println!("{role}: {verdict}");
+        all &= verdict == "healthy";
     }
     Ok(all)
 }
@@ -211,5 +222,25 @@ pub async fn logs(state_dir: &Path, role: Option<&str>, follow: bool) -> anyhow:
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             _ = crate::runtime::shutdown_signal() => return Ok(true),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// During start-up the later children do not exist yet; the pipeline
+    /// is not healthy until every child the run starts is.
+    #[tokio::test]
+    async fn health_waits_for_children_not_started_yet() {
+        crate::runtime::install_tls_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let state = PipelineState {
+            pid: std::process::id(),
+            roles: vec!["source".into(), "sink".into()],
+            ..Default::default()
+        };
+        StateDir::new(dir.path()).store(&state).unwrap();
+        assert!(!health_check(dir.path()).await.unwrap());
     }
 }

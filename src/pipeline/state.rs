@@ -37,6 +37,10 @@ pub struct PipelineState {
     pub end: Option<u32>,
     /// Children by role name.
     pub children: BTreeMap<String, ChildState>,
+    /// Every child the run will start, in start order: `pipeline health`
+    /// is not healthy while one of them has not started yet.
+    #[serde(default)]
+    pub roles: Vec<String>,
     /// Set when the supervisor has exited.
     #[serde(default)]
     pub stopped: bool,

@@ -564,6 +564,7 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
             started_at: now(),
             start: plan.start,
             end: plan.end,
+            roles: plan.children.iter().map(|c| c.role.to_string()).collect(),
             ..Default::default()
         },
         controlplane: None,
