@@ -31,3 +31,20 @@ pub(crate) fn sync_dir(dir: &Path) {
         let _ = handle.sync_all();
     }
 }
+
+/// Writes `value` as JSON to `path` with [`write_atomic`], creating the
+/// directory first: the reports one part leaves for another (where a role
+/// listens, a run's summary).
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    write_atomic(path, &serde_json::to_vec_pretty(value)?)
+}
+
+/// Reads a whole JSON report written by [`write_json`]; `None` when there
+/// is none (yet) or it does not parse.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}

@@ -104,21 +104,14 @@ impl Listening {
     /// Writes the report into `state_dir`. Best effort: a role whose state
     /// dir is not writable still serves, and says why it could not report.
     pub fn write(&self, state_dir: &Path) {
-        let result = std::fs::create_dir_all(state_dir)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| Ok(serde_json::to_vec(self)?))
-            .and_then(|bytes| {
-                crate::durable::write_atomic(&state_dir.join(LISTENING_FILE), &bytes)
-            });
-        if let Err(e) = result {
+        if let Err(e) = crate::durable::write_json(&state_dir.join(LISTENING_FILE), self) {
             tracing::warn!(dir = %state_dir.display(), error = %e, "cannot write the listening report");
         }
     }
 
     /// Reads the report in `state_dir`, if there is a whole one.
     pub fn read(state_dir: &Path) -> Option<Self> {
-        let bytes = std::fs::read(state_dir.join(LISTENING_FILE)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        crate::durable::read_json(&state_dir.join(LISTENING_FILE))
     }
 
     /// Removes a report left by an earlier process.

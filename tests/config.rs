@@ -421,11 +421,7 @@ fn url_passwords_are_hidden_in_config_show_and_errors() {
             .envs(env.iter().map(|(k, v)| (*k, *v)))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out);
         let shown = String::from_utf8_lossy(&out.stdout);
         assert!(shown.contains("postgres://writer:"), "{shown}");
         assert!(!shown.contains("Secret"), "password shown: {shown}");

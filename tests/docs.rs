@@ -285,9 +285,5 @@ fn yaml_examples_parse() {
         .args(&yaml)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
 }

@@ -184,11 +184,7 @@ print(json.dumps({"duckdb_count": count, "duckdb_sum": str(total), "dates": date
             .args(["-c", script, dir.path().to_str().unwrap()])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out);
         let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let total: i128 = expected
             .iter()

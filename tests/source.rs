@@ -416,11 +416,7 @@ print(json.dumps([[r["sequence"], r["hash"].hex(), hashlib.sha256(r["ledger_xdr"
         .output()
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let theirs: Vec<(u32, String, String)> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(theirs.len(), 20);
     assert_eq!(theirs, ours);

@@ -49,14 +49,7 @@ impl ChildSpec {
 
     /// Sets `key` (`section.name`) in the child's configuration.
     pub fn set(&mut self, key: &str, value: impl Into<toml::Value>) {
-        let (section, name) = key.split_once('.').unwrap_or(("", key));
-        let table = self
-            .values
-            .entry(section)
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if let toml::Value::Table(table) = table {
-            table.insert(name.to_string(), value.into());
-        }
+        set(&mut self.values, key, value.into());
     }
 
     /// Writes the configuration file (mode 0600: it may hold credentials).
@@ -118,6 +111,17 @@ pub struct Plan {
     pub state_dir: PathBuf,
 }
 
+/// Sets `section.name` in a configuration file's table.
+fn set(values: &mut toml::Table, key: &str, value: toml::Value) {
+    let (section, name) = key.split_once('.').unwrap_or(("", key));
+    let table = values
+        .entry(section)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(table) = table {
+        table.insert(name.to_string(), value);
+    }
+}
+
 /// Environment variables the pipeline has already read into its own
 /// configuration, and so into each child's file. Children are started
 /// without them, so a value the pipeline sets for a child (its state dir,
@@ -143,17 +147,21 @@ pub(crate) fn env_read_by_the_pipeline() -> Vec<String> {
 /// profile, file, variable or flag) that the child's role reads, except
 /// secrets from the environment, which the child reads from there itself.
 fn base_values(config: &Config, role: Role) -> anyhow::Result<toml::Table> {
-    let mut spec = ChildSpec::new(role, Path::new(""), toml::Table::new());
+    let mut values = toml::Table::new();
     for r in &config.resolved {
         let user_set = !matches!(r.origin, Origin::Default);
         let from_env_secret = r.setting.kind == Kind::Secret && matches!(r.origin, Origin::Env(_));
         let reads = r.setting.is_global() || r.setting.section() == role.section();
         if let (Some(value), true, false, true) = (&r.value, user_set, from_env_secret, reads) {
-            spec.set(r.setting.key, toml::Value::try_from(value)?);
+            set(&mut values, r.setting.key, toml::Value::try_from(value)?);
         }
     }
-    spec.set("log.format", config.settings.log.format.as_str());
-    Ok(spec.values)
+    set(
+        &mut values,
+        "log.format",
+        config.settings.log.format.as_str().into(),
+    );
+    Ok(values)
 }
 
 /// Generates the default lake under the state dir unless it is there.

@@ -45,15 +45,11 @@ impl RunSummary {
 
     /// Writes the summary into `state_dir`.
     pub fn write(&self, state_dir: &Path) -> anyhow::Result<()> {
-        crate::durable::write_atomic(
-            &state_dir.join(Self::FILE),
-            &serde_json::to_vec_pretty(self)?,
-        )
+        crate::durable::write_json(&state_dir.join(Self::FILE), self)
     }
 
     /// Reads the summary in `state_dir`, if there is one.
     pub fn read(state_dir: &Path) -> Option<Self> {
-        let bytes = std::fs::read(state_dir.join(Self::FILE)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        crate::durable::read_json(&state_dir.join(Self::FILE))
     }
 }

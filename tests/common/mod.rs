@@ -410,3 +410,12 @@ pub fn account_entry(account: stellar_xdr::AccountId, balance: i64) -> stellar_x
         ext: LedgerEntryExt::V0,
     }
 }
+
+/// Asserts that a finished command succeeded, showing its stderr if not.
+pub fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
