@@ -23,6 +23,7 @@ pub mod processor;
 mod retry;
 pub mod runtime;
 pub mod schema;
+pub mod security;
 pub mod sink;
 pub mod source;
 pub mod stellar;

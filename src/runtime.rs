@@ -41,10 +41,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, FlowctlSettings, Role};
+use crate::config::{Config, Role, Settings};
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceType};
 use crate::flowctl::{Advertised, Controller, ControllerConfig, MetricsProvider};
 use crate::listen::Bound;
+use crate::security::{protect_http, Access, RequireToken};
 use crate::telemetry::{admin_router, install_metrics, serve_http, Health};
 
 /// A serving role's moving parts, stopped together.
@@ -56,6 +57,8 @@ pub(crate) struct RoleHandle {
     pub health: Arc<Health>,
     /// The control-plane membership, when flowctl is enabled.
     pub controller: Option<Controller>,
+    /// What the role's servers require and its clients present.
+    pub access: Access,
     tasks: TaskTracker,
 }
 
@@ -66,6 +69,7 @@ impl RoleHandle {
             stop: CancellationToken::new(),
             health: Health::new(role),
             controller: None,
+            access: Access::default(),
             tasks: TaskTracker::new(),
         }
     }
@@ -73,11 +77,11 @@ impl RoleHandle {
     /// Registers with the control plane (when enabled) and starts heartbeats.
     pub(crate) async fn join_control_plane(
         &mut self,
-        settings: &FlowctlSettings,
+        settings: &Settings,
         info: ServiceInfo,
         metrics: Arc<dyn MetricsProvider>,
     ) -> anyhow::Result<()> {
-        if !settings.enabled {
+        if !settings.flowctl.enabled {
             return Ok(());
         }
         let controller =
@@ -166,11 +170,13 @@ pub(crate) async fn start_role(
         .ok_or_else(|| anyhow::anyhow!("{role} is not a serving role"))?;
     let flowctl = &config.settings.flowctl;
     let mut handle = RoleHandle::new(role.component_id());
+    handle.access = Access::from_settings(&config.settings)?;
     let (flight, flight_addr, http_addr) = (bound.data, bound.data_addr, bound.http_addr);
     let mut router = admin_router(handle.health.clone(), install_metrics());
     if let Some(api) = api {
         router = router.merge(api);
     }
+    let router = protect_http(router, handle.access.token.as_ref());
     handle.tasks.spawn(serve_http(
         bound.http,
         router,
@@ -191,7 +197,9 @@ pub(crate) async fn start_role(
         component_id: role.component_id().into(),
         ..Default::default()
     };
-    handle.join_control_plane(flowctl, info, heartbeat).await?;
+    handle
+        .join_control_plane(&config.settings, info, heartbeat)
+        .await?;
     handle.health.set("flight_addr", flight_addr.to_string());
     Ok(Started {
         handle,
@@ -207,19 +215,29 @@ impl Started {
     /// serves: the listener is taken.
     pub(crate) async fn serve_flight(
         &mut self,
-        services: impl FnOnce(tonic::transport::server::Router) -> tonic::transport::server::Router,
-    ) {
+        services: impl FnOnce(crate::flight::FlightRouter) -> crate::flight::FlightRouter,
+    ) -> anyhow::Result<()> {
         let Some(listener) = self.flight.take() else {
-            return;
+            return Ok(());
         };
         let (reporter, health_service) = tonic_health::server::health_reporter();
         reporter
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
-        let router = services(crate::flight::server_builder().add_service(health_service));
+        let access = &self.handle.access;
+        let mut builder = crate::flight::server_builder();
+        if let Some(tls) = access.server_tls.clone() {
+            builder = builder.tls_config(tls).map_err(|e| {
+                anyhow::anyhow!("TLS configuration of the Flight server failed: {e}")
+            })?;
+        }
+        let token = RequireToken::new(access.token.as_ref());
+        let mut builder = builder.layer(tonic::service::InterceptorLayer::new(token));
+        let router = services(builder.add_service(health_service));
         let stopped = self.handle.stop.clone().cancelled_owned();
         self.handle
             .tasks
             .spawn(crate::flight::serve_flight_grpc(listener, router, stopped));
+        Ok(())
     }
 }

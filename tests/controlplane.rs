@@ -683,3 +683,101 @@ async fn backpressure_activates_and_recovers() {
     assert_eq!(signal.throttle_rate, 1.0);
     cp.shutdown().await;
 }
+
+/// No client can drive the control plane's memory up: a registration is
+/// capped in size, the registry in services, each refusal says which
+/// limit; services that stopped heartbeating are removed after the grace
+/// period, and a topology lists at most its edge cap with the true count.
+#[tokio::test]
+async fn registry_bounds_refuse_clearly_and_expired_services_go() {
+    let cp = start(&[
+        ("controlplane.max_services", "3"),
+        ("controlplane.max_service_bytes", "4096"),
+        ("controlplane.ttl", "300ms"),
+        ("controlplane.expired_grace", "300ms"),
+        ("controlplane.sweep_interval", "20ms"),
+    ])
+    .await;
+    let mut c = client(cp.grpc_addr).await;
+    let mut big = source_info("big");
+    big.metadata.insert("blob".into(), "x".repeat(8192));
+    let refused = c.register(big).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("controlplane.max_service_bytes"),
+        "{}",
+        refused.message()
+    );
+    // Far above the limit, the message is cut off before it is decoded.
+    let mut huge = source_info("huge");
+    huge.metadata.insert("blob".into(), "x".repeat(4 << 20));
+    let refused = c.register(huge).await.unwrap_err();
+    assert!(
+        matches!(refused.code(), Code::OutOfRange | Code::ResourceExhausted)
+            && refused.message().contains("too large"),
+        "{refused:?}"
+    );
+
+    for id in ["a", "b", "c"] {
+        c.register(source_info(id)).await.unwrap();
+    }
+    let refused = c.register(source_info("d")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert!(refused.message().contains("controlplane.max_services"));
+    // Registering again under a known id is not a new service.
+    c.register(source_info("a")).await.unwrap();
+    let metrics = HashMap::from([("k".repeat(5000), 1.0)]);
+    let refused = c
+        .heartbeat(ServiceHeartbeat {
+            service_id: "a".into(),
+            metrics,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+
+    // Silent services expire, then are removed, freeing their places.
+    common::eventually("expired services removed", Duration::from_secs(20), || {
+        cp.registry.records().is_empty().then_some(())
+    })
+    .await;
+    c.register(source_info("d")).await.unwrap();
+    cp.shutdown().await;
+}
+
+#[tokio::test]
+async fn topology_of_many_services_is_capped_with_the_true_count() {
+    let cp = start(&[("controlplane.max_services", "300")]).await;
+    let mut c = client(cp.grpc_addr).await;
+    // 120 sources × 100 processors: 12,000 edges implied.
+    for i in 0..120 {
+        c.register(source_info(&format!("s{i:03}"))).await.unwrap();
+    }
+    for i in 0..100 {
+        c.register(ServiceInfo {
+            service_id: format!("p{i:03}"),
+            service_type: ServiceType::Processor as i32,
+            input_event_types: vec![flowctl::STELLAR_LEDGER_EVENT.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let topology = ext(cp.grpc_addr)
+        .await
+        .get_topology(())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(topology.total_edges, 12_000);
+    assert!(topology.truncated);
+    assert_eq!(topology.edges.len(), 10_000);
+    assert_eq!(topology.services.len(), 220);
+    let body = http_get(cp.http_addr, "/api/topology").await;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["total_edges"], 12_000);
+    assert_eq!(json["truncated"], true);
+    assert!(body.len() < 2_000_000, "{} bytes", body.len());
+    cp.shutdown().await;
+}

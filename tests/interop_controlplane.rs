@@ -66,4 +66,85 @@ fn python_grpc_client_registers_and_heartbeats() {
     assert_eq!(report["component_id"], "python-client");
     assert_eq!(report["metric"], 7.0);
     assert_eq!(report["unknown_heartbeat"], "NOT_FOUND");
+    assert_eq!(report["without_token"], "OK", "no token is configured");
+}
+
+/// A CA and a certificate for `localhost` and 127.0.0.1 it signed, as PEM
+/// files in `dir`: (ca, cert, key).
+fn certificates(dir: &std::path::Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names: a leaf whose issuer equals its subject looks self-signed.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "stellarflow test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".into()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    (
+        write("ca.pem", ca.pem()),
+        write("cert.pem", cert.pem()),
+        write("key.pem", key.serialize_pem()),
+    )
+}
+
+/// The shared `[security]` settings alone (no flowctl-specific ones)
+/// protect the control plane: grpcio over TLS with the token registers,
+/// and a call without the token is refused.
+#[test]
+fn python_grpc_client_over_tls_with_the_shared_token() {
+    let Some(python) = common::python_with(&["grpc", "grpc_tools"]) else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(state.path());
+    let _cp = Killed(
+        Command::new(common::bin())
+            .args(["controlplane", "--grpc-addr", "127.0.0.1:0"])
+            .args(["--http-addr", "127.0.0.1:0", "--state-dir"])
+            .arg(state.path())
+            .env("STELLARFLOW_AUTH_TOKEN", "interop-token")
+            .env("STELLARFLOW_TLS_CERT", &cert)
+            .env("STELLARFLOW_TLS_KEY", &key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start control plane"),
+    );
+    let started = Instant::now();
+    let grpc = loop {
+        if let Some(Listening::Bound { data_addr, .. }) = Listening::read(state.path()) {
+            break data_addr;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "control plane did not report its ports"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let proto = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
+    let out = Command::new(python)
+        .arg(common::test_file("python/flowctl_client.py"))
+        .arg(proto)
+        .arg(grpc.replace("127.0.0.1", "localhost"))
+        .env("FLOWCTL_TEST_CA", &ca)
+        .env("FLOWCTL_TEST_TOKEN", "interop-token")
+        .output()
+        .expect("run python client");
+    common::assert_ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(report["without_token"], "UNAUTHENTICATED", "{report}");
+    assert_eq!(report["healthy"], true, "{report}");
+    assert_eq!(report["control_plane_endpoint"], format!("https://{grpc}"));
 }

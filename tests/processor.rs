@@ -170,6 +170,7 @@ async fn resumes_without_gap_or_duplicate_when_the_source_restarts() {
     let mut stream = stellarflow::flight::fetch(
         &processor.flight_addr.to_string(),
         Ticket::range(3000, 3119),
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -553,9 +554,10 @@ async fn corrupt_objects_are_refused_by_the_processor_naming_them() {
     }
     // Ledgers before a bad object may arrive first (those batched with it
     // do not), then the error: never a silent skip, never a ledger past it.
-    let mut stream = stellarflow::flight::fetch(&endpoint, Ticket::range(9000, 9002))
-        .await
-        .unwrap();
+    let mut stream =
+        stellarflow::flight::fetch(&endpoint, Ticket::range(9000, 9002), &Default::default())
+            .await
+            .unwrap();
     let mut covered = Vec::new();
     let mut failure = None;
     while let Some(item) = stream.next().await {

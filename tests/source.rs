@@ -512,7 +512,7 @@ async fn bad_input_fails_clearly_naming_object_and_ledger() {
     )
     .await;
     // Rows before the bad ledger arrive, then the error: never a silent skip.
-    let mut stream = stellarflow::flight::fetch(&e, Ticket::range(100, 102))
+    let mut stream = stellarflow::flight::fetch(&e, Ticket::range(100, 102), &Default::default())
         .await
         .unwrap();
     let mut seen = Vec::new();
@@ -527,7 +527,9 @@ async fn bad_input_fails_clearly_naming_object_and_ledger() {
     assert!(failure.unwrap().contains(&key(102)));
 
     // Tickets: not JSON, start after end.
-    let mut client = stellarflow::flight::connect(&e).await.unwrap();
+    let mut client = stellarflow::flight::connect(&e, &Default::default())
+        .await
+        .unwrap();
     for (ticket, needle) in [
         ("{\"start\": \"x\"}", "not valid"),
         ("{\"start\": 9, \"end\": 3}", "start 9 is after end 3"),
@@ -644,9 +646,13 @@ async fn live_mode_waits_for_the_next_object() {
     let source = common::start_source(lake.to_str().unwrap(), &[("source.poll_interval", "50ms")])
         .await
         .unwrap();
-    let mut stream = stellarflow::flight::fetch(&source.flight_addr.to_string(), Ticket::live(301))
-        .await
-        .unwrap();
+    let mut stream = stellarflow::flight::fetch(
+        &source.flight_addr.to_string(),
+        Ticket::live(301),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let mut seen = Vec::new();
     let appender = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;

@@ -152,7 +152,9 @@ pub(crate) async fn bench_process(args: &BenchDataArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut rows = 0u64;
         for (first, last) in corpus.runs() {
-            let mut stream = crate::flight::fetch(&endpoint, Ticket::range(first, last)).await?;
+            let mut stream =
+                crate::flight::fetch(&endpoint, Ticket::range(first, last), &Default::default())
+                    .await?;
             while let Some(batch) = stream.next().await {
                 rows += batch?.batch.num_rows() as u64;
             }

@@ -77,7 +77,9 @@ pub(crate) async fn drain(
 ) -> anyhow::Result<(u64, u64)> {
     let (mut rows, mut bytes) = (0u64, 0u64);
     for (first, last) in runs {
-        let mut stream = crate::flight::fetch(endpoint, Ticket::range(*first, *last)).await?;
+        let mut stream =
+            crate::flight::fetch(endpoint, Ticket::range(*first, *last), &Default::default())
+                .await?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             rows += batch.batch.num_rows() as u64;

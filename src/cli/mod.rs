@@ -74,8 +74,10 @@ pub struct RoleArgs<const C: u8> {
 impl<const C: u8> RoleArgs<C> {
     /// Loads the configuration of `role` from the process environment and
     /// these flags.
+    /// A command that serves (every one but `config show`) also refuses a
+    /// port it would expose without authentication.
     pub fn load(&self, role: Role) -> Result<Config, ConfigError> {
-        config::load(
+        let config = config::load(
             role,
             LoadOptions {
                 profile: self.profile.clone(),
@@ -83,7 +85,11 @@ impl<const C: u8> RoleArgs<C> {
                 flags: self.flags.values.clone(),
                 env: &config::process_env,
             },
-        )
+        )?;
+        if C != on::SHOW {
+            crate::security::check_exposure(&config.settings, role).map_err(ConfigError)?;
+        }
+        Ok(config)
     }
 }
 

@@ -16,7 +16,8 @@ pub use reference::{env_names, markdown as reference_markdown};
 pub use settings::{on, Kind, Setting, SETTINGS};
 pub use settings::{
     ControlplaneSettings, FlowControlSettings, FlowctlSettings, LogSettings, MonitoringSettings,
-    PipelineSettings, PoolSettings, ProcessorSettings, Settings, SinkSettings, SourceSettings,
+    PipelineSettings, PoolSettings, ProcessorSettings, SecuritySettings, Settings, SinkSettings,
+    SourceSettings,
 };
 pub use typed::{Decoder, ExtractKind, LogFormat, OnError, Serving, TtpMode};
 pub use validate::parse_duration;

@@ -188,6 +188,7 @@ pub(crate) const GLOBAL_SECTIONS: &[&str] = &[
     "monitoring",
     "flow_control",
     "log",
+    "security",
 ];
 
 /// `Some` of an optional macro argument, or `None` when it was left out.
@@ -325,6 +326,30 @@ sections! {
         /// log filter (error, warn, info, debug, trace or a tracing filter)
         level: String, Kind::LogFilter, default "info", env "LOG_LEVEL", on on::ALL, flag "log-level";
     }
+    /// `[security]`: bearer tokens and TLS on every port of every role. A role
+    /// overrides any of these with its own variable (`SOURCE_STELLARFLOW_TLS_CERT`).
+    security: SecuritySettings {
+        /// bearer token every Flight, gRPC and HTTP port requires (all but /health) and
+        /// every client sends; prefer auth_token_file, and never put it on a command line
+        auth_token: Option<String>, Kind::Secret, env "STELLARFLOW_AUTH_TOKEN", on on::NONE;
+        /// file whose first line is the bearer token (keep it mode 0600)
+        auth_token_file: Option<String>, Kind::Text, env "STELLARFLOW_AUTH_TOKEN_FILE",
+            on on::ALL;
+        /// PEM certificate this role serves with (enables TLS) and presents as a client under mTLS
+        tls_cert: Option<String>, Kind::Text, env "STELLARFLOW_TLS_CERT", on on::DATA | on::PIPELINE;
+        /// PEM private key of tls_cert
+        tls_key: Option<String>, Kind::Text, env "STELLARFLOW_TLS_KEY", on on::DATA | on::PIPELINE;
+        /// PEM CA that client certificates must chain to (enables mutual TLS)
+        tls_client_ca: Option<String>, Kind::Text, env "STELLARFLOW_TLS_CLIENT_CA",
+            on on::DATA | on::PIPELINE;
+        /// PEM CA clients use to verify the servers they connect to (enables TLS for clients)
+        tls_ca: Option<String>, Kind::Text, env "STELLARFLOW_TLS_CA", on on::DATA | on::PIPELINE;
+        /// refuse to start without a bearer token; `pipeline` generates a token and a
+        /// self-signed CA for its children instead (the production profile sets this)
+        require_auth: bool, Kind::Bool, default "false", env "STELLARFLOW_REQUIRE_AUTH", on on::NONE;
+        /// allow serving a non-loopback address with neither a token nor TLS
+        insecure: bool, Kind::Bool, default "false", env "STELLARFLOW_INSECURE", on on::ALL & !on::SHOW;
+    }
     /// `[controlplane]`.
     controlplane: ControlplaneSettings {
         /// gRPC listen address (flowctl.ControlPlane, stellarflow.v1, grpc.health.v1)
@@ -335,6 +360,14 @@ sections! {
         ttl: Duration, Kind::Period, default "30s", on on::CONTROLPLANE;
         /// how often expiry is checked
         sweep_interval: Duration, Kind::Period, default "10s", on on::CONTROLPLANE;
+        /// remove a service this long after it expired (missed its TTL)
+        expired_grace: Duration, Kind::Period, default "5m", on on::CONTROLPLANE;
+        /// most services registered at once; more registrations are refused
+        max_services: u32, Kind::Int { min: 1, max: 1_000_000 }, default "1000",
+            on on::CONTROLPLANE;
+        /// largest registration or heartbeat (bytes, metadata and metrics included)
+        max_service_bytes: u32, Kind::Int { min: 1024, max: 4_194_304 }, default "65536",
+            on on::CONTROLPLANE;
         /// keep the registry here so a restarted control plane remembers services
         state_dir: Option<String>, Kind::Text, on on::CONTROLPLANE;
         /// PEM server certificate (enables TLS)

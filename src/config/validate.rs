@@ -305,6 +305,20 @@ pub(super) fn cross_check(resolved: &[Resolved], role: Role) -> Result<(), Confi
             }
         }
     }
+    for (a, b) in [
+        ("security.tls_cert", "security.tls_key"),
+        ("security.tls_key", "security.tls_cert"),
+        ("security.tls_client_ca", "security.tls_cert"),
+    ] {
+        if let Some((set, missing)) = one_without(a, b) {
+            return Err(ConfigError(format!(
+                "invalid value for {}: {:?} (expected {} too: TLS needs a certificate and its key)",
+                label(set),
+                set.display_value(),
+                missing.setting.key
+            )));
+        }
+    }
     for section in ["processor", "sink"] {
         if role != Role::Pipeline && role.section() != section {
             continue;

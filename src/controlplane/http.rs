@@ -66,13 +66,27 @@ async fn services(State(state): State<ApiState>) -> impl IntoResponse {
     Json(json!({ "services": records.iter().map(record_json).collect::<Vec<_>>() }))
 }
 
+/// The topology with each service summarised (no metadata or metrics,
+/// which `/api/services` has), so the reply stays linear in services.
 async fn topology(State(state): State<ApiState>) -> impl IntoResponse {
     let topology = view::topology(&state.registry);
+    let summary = |record: &ServiceRecord| {
+        let info = record.info.clone().unwrap_or_default();
+        json!({
+            "service_id": info.service_id,
+            "service_type": ServiceType::try_from(info.service_type).map(|t| t.as_str_name()).unwrap_or("?"),
+            "component_id": info.component_id,
+            "flight_endpoint": info.metadata.get(crate::flowctl::FLIGHT_ENDPOINT_KEY),
+            "is_healthy": record.status.as_ref().is_some_and(|s| s.is_healthy),
+        })
+    };
     Json(json!({
-        "services": topology.services.iter().map(record_json).collect::<Vec<_>>(),
+        "services": topology.services.iter().map(summary).collect::<Vec<_>>(),
         "edges": topology.edges.iter().map(|e| json!({
             "from": e.from_service_id, "to": e.to_service_id, "event_type": e.event_type,
         })).collect::<Vec<_>>(),
+        "total_edges": topology.total_edges,
+        "truncated": topology.truncated,
     }))
 }
 

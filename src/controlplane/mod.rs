@@ -5,7 +5,6 @@
 mod flow;
 mod http;
 mod registry;
-mod security;
 mod service;
 mod store;
 mod view;
@@ -19,15 +18,16 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::service::InterceptorLayer;
-use tonic::transport::Server;
+use tonic::transport::{Server, ServerTlsConfig};
 
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::flowctl::proto::flowctl::control_plane_server::ControlPlaneServer;
 use crate::flowctl::proto::stellarflow::v1::control_plane_extensions_server::ControlPlaneExtensionsServer;
+use crate::security::{protect_http, server_tls, RequireToken, Token};
 use crate::telemetry::{admin_router, install_metrics, serve_http, Health};
 
 pub use flow::FlowControl;
-pub use registry::Registry;
+pub use registry::{Limits, Registry};
 pub use service::ControlPlaneService;
 
 /// A control plane serving in this process.
@@ -70,7 +70,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::Result<Running> {
     let settings = &config.settings.controlplane;
     let metrics = install_metrics();
-    let tls = security::server_tls(settings)?;
+    let (token, tls) = access(&config.settings)?;
     let store = settings
         .state_dir
         .as_deref()
@@ -79,7 +79,17 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
 
     let (listener, grpc_addr, http_addr) = (bound.data, bound.data_addr, bound.http_addr);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let registry = Registry::new(settings.ttl, store, format!("{scheme}://{grpc_addr}"))?;
+    let limits = Limits {
+        max_services: settings.max_services as usize,
+        max_service_bytes: settings.max_service_bytes as usize,
+        expired_grace: settings.expired_grace,
+    };
+    let registry = Registry::new(
+        settings.ttl,
+        limits,
+        store,
+        format!("{scheme}://{grpc_addr}"),
+    )?;
     let flow_settings = &config.settings.flow_control;
     let flow = FlowControl::new(
         flow_settings.backpressure_threshold,
@@ -104,12 +114,19 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
             .tls_config(tls)
             .map_err(|e| anyhow::anyhow!("TLS configuration failed: {e}"))?;
     }
-    let auth = security::RequireToken::new(config.settings.flowctl.auth_token.as_deref());
+    let auth = RequireToken::new(token.as_ref());
+    // Room for a registration at the limit, which the registry refuses
+    // with a clearer message; anything far larger is cut off undecoded.
+    let max_message = (2 * limits.max_service_bytes).max(1 << 20);
     let router = builder
         .layer(InterceptorLayer::new(auth))
         .add_service(health_service)
-        .add_service(ControlPlaneServer::new(service.clone()))
-        .add_service(ControlPlaneExtensionsServer::new(service));
+        .add_service(
+            ControlPlaneServer::new(service.clone()).max_decoding_message_size(max_message),
+        )
+        .add_service(
+            ControlPlaneExtensionsServer::new(service).max_decoding_message_size(max_message),
+        );
     let grpc_shutdown = stopped();
     tasks.spawn(async move {
         if let Err(e) = router
@@ -123,6 +140,7 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
     let health = Health::new("controlplane");
     let http = admin_router(health.clone(), metrics)
         .merge(http::api_router(registry.clone(), flow.clone()));
+    let http = protect_http(http, token.as_ref());
     tasks.spawn(serve_http(bound.http, http, stopped()));
     tasks.spawn(sweep_loop(
         registry.clone(),
@@ -141,6 +159,28 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
         tasks,
         health,
     })
+}
+
+/// The token the control plane requires and its TLS: its own settings
+/// (`FLOWCTL_AUTH_TOKEN`, `--tls-cert`) when given, the shared `[security]`
+/// ones otherwise, so one `STELLARFLOW_AUTH_TOKEN` guards a whole deployment.
+fn access(settings: &Settings) -> anyhow::Result<(Option<Token>, Option<ServerTlsConfig>)> {
+    let token = match &settings.flowctl.auth_token {
+        Some(token) => Some(Token::new(token)),
+        None => crate::security::security_token(settings)?,
+    };
+    let cp = &settings.controlplane;
+    let security = &settings.security;
+    let tls = match (&cp.tls_cert, &cp.tls_key) {
+        (Some(cert), Some(key)) => Some(server_tls(cert, key, cp.tls_client_ca.as_deref())?),
+        _ => match (&security.tls_cert, &security.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(server_tls(cert, key, security.tls_client_ca.as_deref())?)
+            }
+            _ => None,
+        },
+    };
+    Ok((token, tls))
 }
 
 /// Marks expired services unhealthy every `sweep_interval` and re-evaluates

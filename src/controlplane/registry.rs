@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::RwLock;
 use tokio::sync::broadcast;
 
-use super::store::Store;
+use super::store::{Change, Store};
 use crate::flowctl::proto::flowctl::{ServiceInfo, ServiceStatus, ServiceType};
 use crate::flowctl::proto::stellarflow::v1::{service_event::Kind, ServiceEvent, ServiceRecord};
 
@@ -23,6 +23,32 @@ pub enum RegistryError {
     /// An id the registry does not know.
     #[error("{0}")]
     NotFound(String),
+    /// Over a limit: too many services, or a message too large.
+    #[error("{0}")]
+    ResourceExhausted(String),
+}
+
+/// What the registry may be made to hold, so that no client can drive the
+/// control plane's memory up: a cap on services and on each one's size,
+/// and removal of services that stopped heartbeating.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Services registered at once.
+    pub max_services: usize,
+    /// Encoded size of one registration, or of one heartbeat's metrics.
+    pub max_service_bytes: usize,
+    /// How long after expiring (missing the TTL) a service is removed.
+    pub expired_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_services: 1000,
+            max_service_bytes: 64 * 1024,
+            expired_grace: Duration::from_secs(300),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,17 +98,22 @@ pub struct Registry {
     entries: RwLock<HashMap<String, Entry>>,
     events: broadcast::Sender<ServiceEvent>,
     ttl: Duration,
+    limits: Limits,
     store: Option<Store>,
     /// Heartbeats arrived since the last sweep (metrics/last-seen changed).
     dirty: AtomicBool,
+    /// When the store last recorded heartbeats.
+    persisted_at: parking_lot::Mutex<SystemTime>,
     /// The address clients were told to use (`connection_info`).
     pub advertised_endpoint: String,
 }
 
 impl Registry {
-    /// A registry with health expiry `ttl`, loading `store` if given.
+    /// A registry with health expiry `ttl` and `limits`, loading `store`
+    /// if given.
     pub fn new(
         ttl: Duration,
+        limits: Limits,
         store: Option<Store>,
         advertised_endpoint: String,
     ) -> anyhow::Result<Arc<Self>> {
@@ -110,8 +141,10 @@ impl Registry {
             entries: RwLock::new(entries),
             events,
             ttl,
+            limits,
             store,
             dirty: AtomicBool::new(false),
+            persisted_at: parking_lot::Mutex::new(SystemTime::now()),
             advertised_endpoint,
         });
         registry.update_gauges();
@@ -136,6 +169,15 @@ impl Registry {
                 .unwrap_or_default();
             info.service_id = format!("{}-{nanos}", service_type.as_str_name());
         }
+        let size = prost::Message::encoded_len(&info);
+        if size > self.limits.max_service_bytes {
+            metrics::counter!("flowctl_registrations_refused_total", "reason" => "size")
+                .increment(1);
+            return Err(RegistryError::ResourceExhausted(format!(
+                "registration of {:?} is {size} bytes, above the limit of {} (controlplane.max_service_bytes): send less metadata",
+                info.service_id, self.limits.max_service_bytes
+            )));
+        }
         let now = SystemTime::now();
         let entry = Entry {
             info: info.clone(),
@@ -145,9 +187,20 @@ impl Registry {
             registered_at: now,
         };
         let record = entry.record();
-        self.entries.write().insert(info.service_id.clone(), entry);
+        {
+            let mut entries = self.entries.write();
+            let max = self.limits.max_services;
+            if entries.len() >= max && !entries.contains_key(&info.service_id) {
+                metrics::counter!("flowctl_registrations_refused_total", "reason" => "count")
+                    .increment(1);
+                return Err(RegistryError::ResourceExhausted(format!(
+                    "the control plane holds {max} services, its limit (controlplane.max_services): deregister some, wait for expired ones to be removed, or raise the limit"
+                )));
+            }
+            entries.insert(info.service_id.clone(), entry);
+        }
         metrics::counter!("flowctl_registrations_total").increment(1);
-        self.persist();
+        self.persist(vec![Change::Put(Box::new(record.clone()))]);
         self.publish(Kind::Registered, record);
         self.update_gauges();
         Ok(info)
@@ -164,6 +217,15 @@ impl Registry {
             return Err(RegistryError::InvalidArgument(
                 "heartbeat without a service_id".into(),
             ));
+        }
+        // Each entry of the map is encoded as its key, a double and three
+        // bytes of framing.
+        let size: usize = metrics.keys().map(|k| k.len() + 12).sum();
+        if size > self.limits.max_service_bytes {
+            return Err(RegistryError::ResourceExhausted(format!(
+                "heartbeat of {service_id:?} carries {size} bytes of metrics, above the limit of {} (controlplane.max_service_bytes)",
+                self.limits.max_service_bytes
+            )));
         }
         let revived = {
             let mut entries = self.entries.write();
@@ -192,7 +254,7 @@ impl Registry {
         let removed = self.entries.write().remove(service_id).ok_or_else(|| {
             RegistryError::NotFound(format!("service {service_id:?} is not registered"))
         })?;
-        self.persist();
+        self.persist(vec![Change::Delete(service_id.to_string())]);
         let mut record = removed.record();
         if let Some(status) = record.status.as_mut() {
             status.is_healthy = false;
@@ -248,34 +310,65 @@ impl Registry {
         self.ttl
     }
 
-    /// Marks services without a heartbeat for `ttl` unhealthy and
-    /// persists heartbeat times. Returns how many changed.
+    /// Marks services without a heartbeat for `ttl` unhealthy, removes
+    /// those silent for `ttl` + `expired_grace`, and persists heartbeat
+    /// times. Returns how many changed.
     pub fn sweep(&self) -> usize {
         let now = SystemTime::now();
-        let expired: Vec<ServiceRecord> = {
+        let age = |e: &Entry| now.duration_since(e.last_heartbeat).unwrap_or_default();
+        let removal = self.ttl + self.limits.expired_grace;
+        let (expired, removed, heartbeats) = {
             let mut entries = self.entries.write();
-            entries
+            let removed: Vec<Entry> = {
+                let ids: Vec<String> = entries
+                    .values()
+                    .filter(|e| age(e) >= removal)
+                    .map(|e| e.info.service_id.clone())
+                    .collect();
+                ids.iter().filter_map(|id| entries.remove(id)).collect()
+            };
+            let expired: Vec<ServiceRecord> = entries
                 .values_mut()
-                .filter(|e| {
-                    e.healthy
-                        && now
-                            .duration_since(e.last_heartbeat)
-                            .is_ok_and(|age| age >= self.ttl)
-                })
+                .filter(|e| e.healthy && age(e) >= self.ttl)
                 .map(|e| {
                     e.healthy = false;
                     e.record()
                 })
-                .collect()
+                .collect();
+            // Heartbeats since the last sweep, so the store keeps the
+            // latest metrics and last-seen times.
+            let heartbeats: Vec<ServiceRecord> = if self.dirty.swap(false, Ordering::Relaxed) {
+                let since = *self.persisted_at.lock();
+                entries
+                    .values()
+                    .filter(|e| e.healthy && e.last_heartbeat >= since)
+                    .map(Entry::record)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (expired, removed, heartbeats)
         };
-        let changed = expired.len();
+        *self.persisted_at.lock() = now;
+        let changed = expired.len() + removed.len();
+        let mut changes = Vec::new();
         for record in expired {
             tracing::warn!(service_id = %service_id(&record), ttl = ?self.ttl, "no heartbeat within the TTL; marked unhealthy");
+            changes.push(Change::Put(Box::new(record.clone())));
             self.publish(Kind::HealthChanged, record);
         }
-        if changed > 0 || self.dirty.swap(false, Ordering::Relaxed) {
-            self.persist();
+        for entry in removed {
+            let mut record = entry.record();
+            tracing::warn!(service_id = %entry.info.service_id, silent = ?age(&entry), "no heartbeat for the TTL and the grace period; removed");
+            metrics::counter!("flowctl_services_removed_total").increment(1);
+            if let Some(status) = record.status.as_mut() {
+                status.is_healthy = false;
+            }
+            changes.push(Change::Delete(entry.info.service_id.clone()));
+            self.publish(Kind::Deregistered, record);
         }
+        changes.extend(heartbeats.into_iter().map(|r| Change::Put(Box::new(r))));
+        self.persist(changes);
         if changed > 0 {
             self.update_gauges();
         }
@@ -292,12 +385,19 @@ impl Registry {
         let _ = self.events.send(event);
     }
 
-    fn persist(&self) {
-        if let Some(store) = &self.store {
-            if let Err(e) = store.save(|| self.records()) {
-                tracing::error!(error = %e, path = %store.path().display(), "cannot persist the registry");
-                metrics::counter!("flowctl_persist_errors_total").increment(1);
-            }
+    /// Records `changes` in the store, if any, and folds its log into a
+    /// snapshot when the log has grown large.
+    fn persist(&self, changes: Vec<Change>) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let result = store.append(&changes).and_then(|()| {
+            let services = self.entries.read().len();
+            store.compact_if_large(services, || self.records())
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, path = %store.path().display(), "cannot persist the registry");
+            metrics::counter!("flowctl_persist_errors_total").increment(1);
         }
     }
 

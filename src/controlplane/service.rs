@@ -32,6 +32,7 @@ impl From<RegistryError> for Status {
         match e {
             RegistryError::InvalidArgument(m) => Status::invalid_argument(m),
             RegistryError::NotFound(m) => Status::not_found(m),
+            RegistryError::ResourceExhausted(m) => Status::resource_exhausted(m),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Read-only views computed from the registry: topology edges, pipeline
 //! health, and the health report with recommendations (seed 003).
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use serde_json::{json, Value};
@@ -12,20 +13,38 @@ use crate::flowctl::proto::stellarflow::v1::{
     PipelineHealth, ServiceHealth, Topology, TopologyEdge,
 };
 
+/// Most edges a topology lists. Edges are producer × consumer pairs, so
+/// a registry of many services of one kind could imply millions; beyond
+/// this the list is cut and marked `truncated`, with the true count.
+pub(crate) const MAX_TOPOLOGY_EDGES: usize = 10_000;
+
 /// source -> processor -> sink edges: one per producer/consumer pair that
-/// share an event type.
+/// share an event type. Built through an index of producers by event
+/// type, so the cost is linear in services plus the edges listed.
 pub fn topology(registry: &Registry) -> Topology {
     let services = registry.records();
+    let infos: Vec<_> = services.iter().filter_map(|r| r.info.as_ref()).collect();
+    let mut producers: HashMap<&str, Vec<&str>> = HashMap::new();
+    for info in &infos {
+        for event_type in &info.output_event_types {
+            producers
+                .entry(event_type.as_str())
+                .or_default()
+                .push(info.service_id.as_str());
+        }
+    }
     let mut edges = Vec::new();
-    for producer in services.iter().filter_map(|r| r.info.as_ref()) {
-        for consumer in services.iter().filter_map(|r| r.info.as_ref()) {
-            if producer.service_id == consumer.service_id {
-                continue;
-            }
-            for event_type in &producer.output_event_types {
-                if consumer.input_event_types.contains(event_type) {
+    let mut total_edges: u64 = 0;
+    for consumer in &infos {
+        for event_type in &consumer.input_event_types {
+            for producer in producers.get(event_type.as_str()).into_iter().flatten() {
+                if *producer == consumer.service_id {
+                    continue;
+                }
+                total_edges += 1;
+                if edges.len() < MAX_TOPOLOGY_EDGES {
                     edges.push(TopologyEdge {
-                        from_service_id: producer.service_id.clone(),
+                        from_service_id: producer.to_string(),
                         to_service_id: consumer.service_id.clone(),
                         event_type: event_type.clone(),
                     });
@@ -33,7 +52,15 @@ pub fn topology(registry: &Registry) -> Topology {
             }
         }
     }
-    Topology { services, edges }
+    edges.sort_by(|a, b| {
+        (&a.from_service_id, &a.to_service_id).cmp(&(&b.from_service_id, &b.to_service_id))
+    });
+    Topology {
+        truncated: total_edges > edges.len() as u64,
+        total_edges,
+        services,
+        edges,
+    }
 }
 
 /// healthy when every service is, degraded when some are, unhealthy when

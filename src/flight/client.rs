@@ -9,7 +9,10 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::FlightData;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::security::{BearerToken, ClientAccess};
 
 use super::server::LedgerBatch;
 use super::ticket::{BatchMeta, Ticket};
@@ -67,19 +70,22 @@ impl FlightClientError {
 /// Batches read from an upstream.
 pub type LedgerBatchStream = BoxStream<'static, Result<LedgerBatch, FlightClientError>>;
 
-/// Connects to `endpoint` (`host:port` or a URI).
-pub async fn connect(endpoint: &str) -> Result<FlightServiceClient<Channel>, FlightClientError> {
-    let uri = if endpoint.contains("://") {
-        endpoint.to_string()
-    } else {
-        format!("http://{endpoint}")
-    };
+/// A Flight client with the bearer token on every request.
+pub type FlightClient = FlightServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// Connects to `endpoint` (`host:port` or a URI) as `access` says: with
+/// its token, and over TLS when it has a CA.
+pub async fn connect(
+    endpoint: &str,
+    access: &ClientAccess,
+) -> Result<FlightClient, FlightClientError> {
     let fail = |reason: String| FlightClientError::Connect {
         endpoint: endpoint.to_string(),
         reason,
     };
-    let channel = Endpoint::from_shared(uri)
-        .map_err(|e| fail(e.to_string()))?
+    let channel = access
+        .endpoint(endpoint)
+        .map_err(fail)?
         .connect_timeout(std::time::Duration::from_secs(5))
         .tcp_nodelay(true)
         .initial_stream_window_size(super::STREAM_WINDOW)
@@ -87,16 +93,34 @@ pub async fn connect(endpoint: &str) -> Result<FlightServiceClient<Channel>, Fli
         .max_frame_size(super::MAX_FRAME)
         .connect()
         .await
-        .map_err(|e| fail(format!("{e}")))?;
-    Ok(FlightServiceClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+        .map_err(|e| fail(connect_reason(&e)))?;
+    Ok(
+        FlightServiceClient::with_interceptor(channel, access.interceptor())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+}
+
+/// The transport error with its causes: tonic's own text is only
+/// "transport error", which hides a refused connection or a TLS failure.
+fn connect_reason(error: &tonic::transport::Error) -> String {
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
 }
 
 /// The ledger range `endpoint` can serve now (its `ListFlights`), if it
 /// reports one.
-pub async fn available(endpoint: &str) -> Result<Option<(u32, u32)>, FlightClientError> {
-    let mut client = connect(endpoint).await?;
+pub async fn available(
+    endpoint: &str,
+    access: &ClientAccess,
+) -> Result<Option<(u32, u32)>, FlightClientError> {
+    let mut client = connect(endpoint, access).await?;
     let status = |s: tonic::Status| FlightClientError::Status {
         endpoint: endpoint.to_string(),
         code: s.code(),
@@ -121,8 +145,12 @@ pub async fn available(endpoint: &str) -> Result<Option<(u32, u32)>, FlightClien
 
 /// Requests `ticket` from `endpoint` and streams its batches with their
 /// ledger ranges.
-pub async fn fetch(endpoint: &str, ticket: Ticket) -> Result<LedgerBatchStream, FlightClientError> {
-    let mut client = connect(endpoint).await?;
+pub async fn fetch(
+    endpoint: &str,
+    ticket: Ticket,
+    access: &ClientAccess,
+) -> Result<LedgerBatchStream, FlightClientError> {
+    let mut client = connect(endpoint, access).await?;
     let owner = endpoint.to_string();
     let response = client
         .do_get(arrow_flight::Ticket::new(ticket.to_json()))

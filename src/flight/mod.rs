@@ -9,8 +9,9 @@ mod server;
 mod ticket;
 mod upstream;
 
-pub use client::{available, connect, fetch, FlightClientError, LedgerBatchStream};
-pub use server::{serve_flight_grpc, BatchStream, FlightServer, LedgerBatch, RangeService};
+pub use client::{available, connect, fetch, FlightClient, FlightClientError, LedgerBatchStream};
+pub(crate) use server::serve_flight_grpc;
+pub use server::{BatchStream, FlightServer, LedgerBatch, RangeService};
 pub use ticket::{BatchMeta, Form, Ticket};
 pub use upstream::ledger_batches;
 
@@ -33,6 +34,15 @@ pub(crate) fn server_builder() -> tonic::transport::Server {
         .max_frame_size(MAX_FRAME)
         .tcp_nodelay(true)
 }
+
+/// The layers every Flight server has: the bearer-token check.
+pub(crate) type FlightLayer = tower_layer::Stack<
+    tonic::service::InterceptorLayer<crate::security::RequireToken>,
+    tower_layer::Identity,
+>;
+
+/// A Flight server's services, behind [`FlightLayer`].
+pub(crate) type FlightRouter = tonic::transport::server::Router<FlightLayer>;
 
 /// Largest gRPC message our clients and servers accept (batches are sized
 /// well below this; real ledgers can reach a few MB each).

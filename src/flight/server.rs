@@ -50,10 +50,17 @@ pub trait RangeService: Send + Sync + 'static {
     async fn stream(&self, ticket: Ticket) -> Result<BatchStream, Status>;
 }
 
+/// Streams one Flight server serves at once by default. Each stream holds
+/// read-ahead buffers, so without a cap a crowd of clients that read one
+/// batch and stall could hold gigabytes.
+pub const DEFAULT_MAX_STREAMS: usize = 64;
+
 /// Serves a `RangeService` as `arrow.flight.protocol.FlightService`.
 pub struct FlightServer<S> {
     service: Arc<S>,
     stop: CancellationToken,
+    streams: Arc<tokio::sync::Semaphore>,
+    max_streams: usize,
 }
 
 impl<S: RangeService> FlightServer<S> {
@@ -61,7 +68,20 @@ impl<S: RangeService> FlightServer<S> {
     /// `UNAVAILABLE` so consumers reconnect instead of mistaking the end of
     /// a stream for the end of their range.
     pub fn new(service: Arc<S>, stop: CancellationToken) -> Self {
-        FlightServer { service, stop }
+        FlightServer {
+            service,
+            stop,
+            streams: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_STREAMS)),
+            max_streams: DEFAULT_MAX_STREAMS,
+        }
+    }
+
+    /// Serves at most `max` `do_get` streams at once; more are refused
+    /// with `RESOURCE_EXHAUSTED` until one ends.
+    pub fn with_max_streams(mut self, max: usize) -> Self {
+        self.streams = Arc::new(tokio::sync::Semaphore::new(max));
+        self.max_streams = max;
+        self
     }
 
     /// The tonic service, with message limits sized for ledger batches.
@@ -112,6 +132,22 @@ fn encode(schema: SchemaRef, batches: BatchStream) -> Boxed<FlightData> {
         Ok(message)
     });
     Box::pin(futures::stream::once(async move { Ok(schema_message) }).chain(data))
+}
+
+/// Counts open streams in `stellarflow_flight_streams` until dropped.
+struct StreamGauge;
+
+impl StreamGauge {
+    fn open() -> Self {
+        metrics::gauge!("stellarflow_flight_streams").increment(1.0);
+        StreamGauge
+    }
+}
+
+impl Drop for StreamGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("stellarflow_flight_streams").decrement(1.0);
+    }
 }
 
 /// Ends `batches` with `UNAVAILABLE` once `stop` is cancelled, so a graceful
@@ -191,9 +227,25 @@ impl<S: RangeService> FlightService for FlightServer<S> {
         request: Request<arrow_flight::Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let ticket = Ticket::parse(&request.into_inner().ticket)?;
+        let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
+            metrics::counter!("stellarflow_flight_streams_refused_total").increment(1);
+            Status::resource_exhausted(format!(
+                "this server already serves {} streams, its limit; retry when one ends",
+                self.max_streams
+            ))
+        })?;
         let schema = self.service.schema_for(&ticket);
         let batches = self.service.stream(ticket).await?;
         let batches = until_stopped(batches, self.stop.clone());
+        // The permit lives as long as the stream: released when it ends or
+        // when the client goes away and tonic drops it.
+        let open = StreamGauge::open();
+        let batches = batches
+            .map(move |item| {
+                let _held = (&permit, &open);
+                item
+            })
+            .boxed();
         Ok(Response::new(encode(schema, batches)))
     }
 
@@ -232,9 +284,9 @@ impl<S: RangeService> FlightService for FlightServer<S> {
 
 /// Serves a prepared tonic router on a bound listener until `shutdown`
 /// (the caller spawns it where it tracks its tasks).
-pub async fn serve_flight_grpc(
+pub(crate) async fn serve_flight_grpc(
     listener: tokio::net::TcpListener,
-    router: tonic::transport::server::Router,
+    router: super::FlightRouter,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);

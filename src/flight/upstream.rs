@@ -16,6 +16,7 @@ use super::client::{fetch, FlightClientError, LedgerBatchStream};
 use super::server::LedgerBatch;
 use super::ticket::{Form, Ticket};
 use crate::retry::Backoff;
+use crate::security::ClientAccess;
 
 /// Waits before reconnecting to an upstream that went away (0.4 s after
 /// the first failure, at most 5 s).
@@ -43,6 +44,7 @@ struct Reader {
     current: Option<LedgerBatchStream>,
     failures: u32,
     done: bool,
+    access: ClientAccess,
 }
 
 impl Reader {
@@ -68,6 +70,7 @@ impl Reader {
                         end: self.end,
                         form: self.form,
                     },
+                    &self.access,
                 )
                 .await
                 {
@@ -117,11 +120,12 @@ impl Reader {
 }
 
 /// Batches of `ticket` from the upstream `role` (named in errors) at (the
-/// current value of) `endpoint`.
+/// current value of) `endpoint`, presenting `access`.
 pub fn ledger_batches(
     role: &'static str,
     endpoint: watch::Receiver<String>,
     ticket: Ticket,
+    access: ClientAccess,
 ) -> BoxStream<'static, Result<LedgerBatch, Status>> {
     let reader = Reader {
         role,
@@ -132,6 +136,7 @@ pub fn ledger_batches(
         current: None,
         failures: 0,
         done: false,
+        access,
     };
     futures::stream::unfold(reader, |mut r| async move {
         r.next().await.map(|item| (item, r))

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::service::Interceptor;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Request, Status};
+
+use crate::security::{ClientAccess, Token};
 
 /// PEM material for a TLS connection to the control plane.
 #[derive(Debug, Clone, Default)]
@@ -19,45 +18,17 @@ pub struct ClientTls {
 }
 
 /// Turns the accepted endpoint forms into a URI: `:8080` means
-/// `http://127.0.0.1:8080`, `host:port` means `http://host:port`.
-pub fn endpoint_uri(endpoint: &str) -> String {
+/// `http://127.0.0.1:8080`, `host:port` means `http://host:port` (or
+/// `https://` when `tls` is set).
+pub fn endpoint_uri(endpoint: &str, tls: bool) -> String {
     let endpoint = endpoint.trim().trim_end_matches('/');
     if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-        endpoint.to_string()
-    } else if let Some(port) = endpoint.strip_prefix(':') {
-        format!("http://127.0.0.1:{port}")
-    } else {
-        format!("http://{endpoint}")
+        return endpoint.to_string();
     }
-}
-
-/// Adds `authorization: Bearer <token>` when a token is configured.
-#[derive(Clone, Default)]
-pub struct BearerToken(Option<MetadataValue<Ascii>>);
-
-impl BearerToken {
-    /// A token interceptor; `None` sends nothing.
-    pub fn new(token: Option<&str>) -> anyhow::Result<Self> {
-        match token {
-            None => Ok(BearerToken(None)),
-            Some(token) => {
-                let value = format!("Bearer {token}").parse().map_err(|_| {
-                    anyhow::anyhow!("FLOWCTL_AUTH_TOKEN holds characters not allowed in a header")
-                })?;
-                Ok(BearerToken(Some(value)))
-            }
-        }
-    }
-}
-
-impl Interceptor for BearerToken {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
+    let scheme = if tls { "https" } else { "http" };
+    match endpoint.strip_prefix(':') {
+        Some(port) => format!("{scheme}://127.0.0.1:{port}"),
+        None => format!("{scheme}://{endpoint}"),
     }
 }
 
@@ -65,13 +36,15 @@ impl Interceptor for BearerToken {
 /// Lazy, because a role must start even when the control plane is down.
 pub(crate) type AuthChannel = InterceptedService<Channel, BearerToken>;
 
+pub use crate::security::BearerToken;
+
 /// Builds a channel to `endpoint`.
 pub fn connect(
     endpoint: &str,
     tls: Option<&ClientTls>,
     token: Option<&str>,
 ) -> anyhow::Result<AuthChannel> {
-    let uri = endpoint_uri(endpoint);
+    let uri = endpoint_uri(endpoint, tls.is_some_and(|t| t.ca_pem.is_some()));
     let mut builder = Endpoint::from_shared(uri.clone())
         .map_err(|e| anyhow::anyhow!("invalid control-plane endpoint {endpoint:?}: {e}"))?
         .connect_timeout(Duration::from_secs(5))
@@ -92,5 +65,6 @@ pub fn connect(
             .map_err(|e| anyhow::anyhow!("TLS set-up for {uri} failed: {e}"))?;
     }
     let channel = builder.connect_lazy();
-    Ok(InterceptedService::new(channel, BearerToken::new(token)?))
+    let access = ClientAccess::new(token.map(Token::new), None)?;
+    Ok(InterceptedService::new(channel, access.interceptor()))
 }

@@ -19,7 +19,7 @@ use super::proto::flowctl::control_plane_client::ControlPlaneClient;
 use super::proto::flowctl::{ServiceHeartbeat, ServiceInfo, ServiceType};
 use super::proto::stellarflow::v1::control_plane_extensions_client::ControlPlaneExtensionsClient;
 use super::proto::stellarflow::v1::DeregisterRequest;
-use crate::config::FlowctlSettings;
+use crate::config::Settings;
 use crate::retry::Backoff;
 
 /// Registration timeout (seed 001).
@@ -66,37 +66,51 @@ pub struct ControllerConfig {
 
 impl ControllerConfig {
     /// Builds the client configuration from the `[flowctl]` settings,
-    /// reading any PEM files they name.
-    pub(crate) fn from_settings(settings: &FlowctlSettings) -> anyhow::Result<Self> {
+    /// falling back to the shared `[security]` ones for each part the
+    /// flowctl settings leave out, and reads the PEM files they name.
+    pub(crate) fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let flowctl = &settings.flowctl;
+        let security = &settings.security;
         let read = |path: &str, what: &str| {
             std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {what} {path}: {e}"))
         };
-        let tls = if settings.ca_cert.is_some() || settings.client_cert.is_some() {
-            let ca_pem = match &settings.ca_cert {
-                Some(path) => Some(read(path, "FLOWCTL_CA_CERT")?),
-                None => None,
-            };
-            let identity = match (&settings.client_cert, &settings.client_key) {
+        let ca = flowctl
+            .ca_cert
+            .as_deref()
+            .map(|p| (p, "FLOWCTL_CA_CERT"))
+            .or(security.tls_ca.as_deref().map(|p| (p, "security.tls_ca")));
+        let identity = match (&flowctl.client_cert, &flowctl.client_key) {
+            (Some(cert), Some(key)) => Some((
+                read(cert, "FLOWCTL_CLIENT_CERT")?,
+                read(key, "FLOWCTL_CLIENT_KEY")?,
+            )),
+            (None, None) => match (&security.tls_cert, &security.tls_key) {
                 (Some(cert), Some(key)) => Some((
-                    read(cert, "FLOWCTL_CLIENT_CERT")?,
-                    read(key, "FLOWCTL_CLIENT_KEY")?,
+                    read(cert, "security.tls_cert")?,
+                    read(key, "security.tls_key")?,
                 )),
-                (None, None) => None,
-                _ => {
-                    anyhow::bail!("FLOWCTL_CLIENT_CERT and FLOWCTL_CLIENT_KEY must be set together")
-                }
-            };
-            Some(ClientTls { ca_pem, identity })
-        } else {
-            None
+                _ => None,
+            },
+            _ => anyhow::bail!("FLOWCTL_CLIENT_CERT and FLOWCTL_CLIENT_KEY must be set together"),
+        };
+        let tls = match (ca, identity) {
+            (None, None) => None,
+            (ca, identity) => Some(ClientTls {
+                ca_pem: ca.map(|(path, what)| read(path, what)).transpose()?,
+                identity,
+            }),
+        };
+        let auth_token = match &flowctl.auth_token {
+            Some(token) => Some(token.clone()),
+            None => crate::security::security_token(settings)?.map(|t| t.expose().to_string()),
         };
         Ok(ControllerConfig {
-            endpoint: settings.endpoint.clone(),
-            heartbeat_interval: settings.heartbeat_interval,
-            discovery_interval: settings.discovery_interval,
-            service_id: settings.service_id.clone(),
-            component_id: settings.component_id.clone(),
-            auth_token: settings.auth_token.clone(),
+            endpoint: flowctl.endpoint.clone(),
+            heartbeat_interval: flowctl.heartbeat_interval,
+            discovery_interval: flowctl.discovery_interval,
+            service_id: flowctl.service_id.clone(),
+            component_id: flowctl.component_id.clone(),
+            auth_token,
             tls,
         })
     }
@@ -127,7 +141,7 @@ impl Default for FlowSignal {
 /// a watcher that does not register itself: the pipeline supervisor checks
 /// with it that a child has registered. TLS and token come from `settings`.
 pub fn registry_client(
-    settings: &FlowctlSettings,
+    settings: &Settings,
     endpoint: &str,
 ) -> anyhow::Result<ControlPlaneExtensionsClient<AuthChannel>> {
     let config = ControllerConfig::from_settings(settings)?;

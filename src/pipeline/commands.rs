@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::state::{alive, now, PipelineState, StateDir};
 use crate::config::Role;
+use crate::security::{ClientAccess, Token};
 
 const ROLES: [&str; 4] = ["controlplane", "source", "processor", "sink"];
 
@@ -45,6 +46,27 @@ async fn current_ledger(client: &reqwest::Client, role: &str, http: &str) -> Opt
         .map(|v| v as u64)
 }
 
+/// An HTTP client for the children's admin surfaces. It sends the bearer
+/// token that guards them: `STELLARFLOW_AUTH_TOKEN`, the file named by
+/// `STELLARFLOW_AUTH_TOKEN_FILE`, or the one the pipeline generated in its
+/// state dir.
+fn client(state_dir: &Path) -> anyhow::Result<reqwest::Client> {
+    let from_file = |path: &Path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
+            .filter(|t| !t.is_empty())
+    };
+    let token = crate::config::process_env("STELLARFLOW_AUTH_TOKEN")
+        .or_else(|| {
+            crate::config::process_env("STELLARFLOW_AUTH_TOKEN_FILE")
+                .and_then(|p| from_file(Path::new(&p)))
+        })
+        .or_else(|| from_file(&state_dir.join("security").join("token")));
+    let access = ClientAccess::new(token.as_deref().map(Token::new), None)?;
+    crate::security::http_client(&access, Duration::from_secs(2))
+}
+
 fn duration(seconds: u64) -> String {
     match seconds {
         s if s < 60 => format!("{s}s"),
@@ -73,9 +95,7 @@ pub async fn status(state_dir: &Path) -> anyhow::Result<bool> {
             _ => String::new(),
         }
     );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
+    let client = client(state_dir)?;
     println!(
         "{:<13} {:>8} {:>9} {:>9} {:>10} {:>14}",
         "role", "pid", "uptime", "restarts", "health", "ledger"
@@ -122,9 +142,7 @@ pub(crate) async fn health_check(state_dir: &Path) -> anyhow::Result<bool> {
         println!("unhealthy: the pipeline is not running");
         return Ok(false);
     }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
+    let client = client(state_dir)?;
     // The data path is whole only when every child the run starts is up:
     // during start-up the later ones are "not started".
     let expected: Vec<&str> = if state.roles.is_empty() {

@@ -30,9 +30,12 @@ pub async fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
             commands::logs(&a.state_dir, a.role.as_deref(), a.follow).await?
         }
         None => {
-            let config = args.run.load(Role::Pipeline).map_err(anyhow::Error::new)?;
+            let mut config = args.run.load(Role::Pipeline).map_err(anyhow::Error::new)?;
             init_logging(config.settings.log.format, &config.settings.log.level);
             let plan = tokio::task::block_in_place(|| plan::plan(&config))?;
+            // The supervisor's own clients (readiness, progress) speak to
+            // the children as the children speak to each other.
+            config.settings.security = plan.security.clone();
             return match supervisor::run(plan, config).await? {
                 Outcome::Finished => Ok(ExitCode::SUCCESS),
                 Outcome::Stopped { clean: true } => {

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, Kind, Origin, OutputSpec, Role, SETTINGS};
+use crate::config::{Config, Kind, Origin, OutputSpec, Role, SecuritySettings, SETTINGS};
 use crate::stellar::generator::{self, GeneratorOptions};
 
 /// Ledgers of the built-in default lake.
@@ -109,6 +109,9 @@ pub struct Plan {
     pub outputs: Vec<String>,
     /// The pipeline's state directory.
     pub state_dir: PathBuf,
+    /// The `[security]` settings the children run with: the user's, plus
+    /// what the pipeline generated for them.
+    pub security: SecuritySettings,
 }
 
 /// Sets `section.name` in a configuration file's table.
@@ -185,10 +188,22 @@ pub fn plan(config: &Config) -> anyhow::Result<Plan> {
     let state_dir = PathBuf::from(&s.pipeline.state_dir);
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create state dir {}: {e}", state_dir.display()))?;
+    let security = secure(&s.security, &state_dir)?;
     let child = |role: Role| -> anyhow::Result<ChildSpec> {
         let mut spec = ChildSpec::new(role, &state_dir, base_values(config, role)?);
         let dir = spec.state_dir.display().to_string();
         spec.set(&format!("{}.state_dir", role.section()), dir);
+        for (key, path) in [
+            ("security.auth_token_file", &security.auth_token_file),
+            ("security.tls_cert", &security.tls_cert),
+            ("security.tls_key", &security.tls_key),
+            ("security.tls_client_ca", &security.tls_client_ca),
+            ("security.tls_ca", &security.tls_ca),
+        ] {
+            if let Some(path) = path {
+                spec.set(key, path.clone());
+            }
+        }
         Ok(spec)
     };
     // An endpoint set on purpose (`--flowctl-endpoint`, env, file) names an
@@ -260,5 +275,32 @@ pub fn plan(config: &Config) -> anyhow::Result<Plan> {
         end,
         outputs: s.sink.outputs.iter().map(OutputSpec::display).collect(),
         state_dir,
+        security,
     })
+}
+
+/// The `[security]` settings for the children. When authentication is
+/// required (the production profile) and the user gave no token or no
+/// certificate, the pipeline makes them under `<state dir>/security`: a
+/// token, and a CA with a certificate that every child serves with and
+/// presents to the others (mutual TLS).
+fn secure(given: &SecuritySettings, state_dir: &Path) -> anyhow::Result<SecuritySettings> {
+    let mut security = given.clone();
+    let has_token = given.auth_token.is_some() || given.auth_token_file.is_some();
+    if !given.require_auth || (has_token && given.tls_cert.is_some()) {
+        return Ok(security);
+    }
+    let generated = crate::security::generate(&state_dir.join("security"))?;
+    let path = |p: &Path| Some(p.display().to_string());
+    if !has_token {
+        security.auth_token_file = path(&generated.token_file);
+    }
+    if given.tls_cert.is_none() {
+        security.tls_cert = path(&generated.cert);
+        security.tls_key = path(&generated.key);
+        security.tls_client_ca = path(&generated.ca);
+        security.tls_ca = path(&generated.ca);
+    }
+    tracing::info!(dir = %state_dir.join("security").display(), "authentication required: the children use a generated token and certificates");
+    Ok(security)
 }

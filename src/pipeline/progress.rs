@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use parking_lot::Mutex;
 
+use crate::security::ClientAccess;
 use crate::telemetry::SinkProgress;
 
 /// Prints lines to stderr without tearing the progress bar.
@@ -49,6 +50,7 @@ pub(crate) async fn snapshot(client: &reqwest::Client, sink_http: &str) -> Optio
 /// `interval` (a listing can be slow, so this runs beside the supervisor).
 pub(crate) fn follow_tip(
     source: String,
+    access: ClientAccess,
     interval: Duration,
 ) -> (Arc<AtomicU32>, tokio::task::JoinHandle<()>) {
     let tip = Arc::new(AtomicU32::new(0));
@@ -56,7 +58,7 @@ pub(crate) fn follow_tip(
         let tip = tip.clone();
         async move {
             loop {
-                if let Ok(Some((_, last))) = crate::flight::available(&source).await {
+                if let Ok(Some((_, last))) = crate::flight::available(&source, &access).await {
                     tip.store(last, Ordering::Relaxed);
                 }
                 tokio::time::sleep(interval).await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::child;
 use super::state::alive;
-use crate::config::{FlowctlSettings, Role};
+use crate::config::{Role, Settings};
 use crate::flowctl::{registry_client, FLIGHT_ENDPOINT_KEY};
 use crate::listen::Listening;
 
@@ -35,7 +35,7 @@ pub(super) struct ReadyCheck {
     pub timeout: Duration,
     pub started: u64,
     /// Our control plane, when the child must register with it.
-    pub registry: Option<(FlowctlSettings, String)>,
+    pub registry: Option<(Settings, String)>,
 }
 
 impl ReadyCheck {

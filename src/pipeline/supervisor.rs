@@ -27,6 +27,7 @@ use super::state::{alive, now, ChildState, PipelineState, StateDir};
 use crate::config::{Config, LogFormat, Role};
 use crate::listen::Listening;
 use crate::retry::Backoff;
+use crate::security::Access;
 use crate::telemetry::RunSummary;
 
 /// Waits before restarting a child that keeps exiting (reset once it has
@@ -197,7 +198,7 @@ impl Supervisor {
                 .controlplane
                 .clone()
                 .filter(|_| role != Role::Controlplane)
-                .map(|endpoint| (self.config.settings.flowctl.clone(), endpoint)),
+                .map(|endpoint| (self.config.settings.clone(), endpoint)),
         };
         let ready = self.ready_tx.clone();
         tokio::spawn(async move {
@@ -576,9 +577,8 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
     let mut terminates = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
+    let access = Access::from_settings(&config.settings)?.client;
+    let client = crate::security::http_client(&access, Duration::from_secs(2))?;
     let began = Instant::now();
     let mut progress: Option<Progress> = None;
     let mut tip = None;
@@ -622,6 +622,7 @@ pub async fn run(plan: Plan, config: Config) -> anyhow::Result<Outcome> {
                         let (source, _) = supervisor.addrs(Role::Source);
                         tip = Some(progress::follow_tip(
                             source,
+                            access.clone(),
                             config.settings.monitoring.interval,
                         ));
                     }

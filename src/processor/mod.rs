@@ -140,13 +140,14 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
     let service = Arc::new(ProcessorService::new(
         extraction,
         upstream.subscribe(),
+        role.handle.access.client.clone(),
         workers,
         (settings.start, settings.end),
         stats.clone(),
     ));
     let flight_service = FlightServer::new(service, role.handle.stop.clone()).into_grpc();
     role.serve_flight(|router| router.add_service(flight_service))
-        .await;
+        .await?;
     role.handle
         .health
         .set("source_endpoint", upstream.current());

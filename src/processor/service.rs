@@ -19,10 +19,12 @@ use super::ttp::{self, Decoder, ExtractError, Extractor, Mode};
 use crate::flight::{ledger_batches, BatchStream, Form, LedgerBatch, RangeService, Ticket};
 use crate::schema::ledger::LedgerRows;
 use crate::schema::ledger_object::{self, ObjectRows};
+use crate::security::ClientAccess;
 use crate::stellar::ledger::LedgerView;
 use crate::stellar::{
     decode_ledger, decompress_into, split_batch, DecodeError, Network, MAX_DECOMPRESSED,
 };
+use crate::telemetry::InFlight;
 
 /// What the processor extracts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,16 +255,18 @@ struct Found {
 pub struct ProcessorService {
     extraction: Extraction,
     source: watch::Receiver<String>,
+    access: ClientAccess,
     workers: usize,
     bounds: (Option<u32>, Option<u32>),
     stats: Arc<ProcessorStats>,
 }
 
 impl ProcessorService {
-    /// A service reading from the source at `source`.
+    /// A service reading from the source at `source`, presenting `access`.
     pub fn new(
         extraction: Extraction,
         source: watch::Receiver<String>,
+        access: ClientAccess,
         workers: usize,
         bounds: (Option<u32>, Option<u32>),
         stats: Arc<ProcessorStats>,
@@ -270,6 +274,7 @@ impl ProcessorService {
         ProcessorService {
             extraction,
             source,
+            access,
             workers,
             bounds,
             stats,
@@ -306,7 +311,7 @@ impl RangeService for ProcessorService {
 
     async fn available(&self) -> Result<Option<(u32, u32)>, Status> {
         let endpoint = self.source.borrow().clone();
-        let mut client = crate::flight::connect(&endpoint)
+        let mut client = crate::flight::connect(&endpoint, &self.access)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
         let mut flights = client
@@ -331,20 +336,19 @@ impl RangeService for ProcessorService {
         // Objects as stored when the source has them: a seventh of the
         // bytes, and each ledger walked once, here.
         let upstream = ticket.with_form(Form::Objects);
-        let batches = ledger_batches("source", self.source.clone(), upstream)
+        let batches = ledger_batches("source", self.source.clone(), upstream, self.access.clone())
             .map(move |item| {
                 let extraction = extraction.clone();
                 let stats = stats.clone();
                 async move {
                     let input = item?;
                     let rows = input.batch.num_rows() as i64;
-                    stats.inflight(rows);
-                    let done = stats.clone();
-                    let result = tokio::task::spawn_blocking(move || extraction.process(&input, &stats))
+                    // Counted until extracted, or until a cancelled stream
+                    // drops this future.
+                    let _inflight = InFlight::new(stats.clone(), rows);
+                    tokio::task::spawn_blocking(move || extraction.process(&input, &stats))
                         .await
-                        .map_err(|e| Status::internal(format!("extraction thread failed: {e}")))?;
-                    done.inflight(-rows);
-                    result
+                        .map_err(|e| Status::internal(format!("extraction thread failed: {e}")))?
                 }
             })
             .buffered(self.workers.max(1))

@@ -51,12 +51,6 @@ impl ProcessorStats {
         metrics::counter!("stellarflow_processor_errors_total").increment(1);
     }
 
-    /// Adjusts the in-flight count.
-    pub fn inflight(&self, delta: i64) {
-        let now = self.common.add_inflight(delta);
-        metrics::gauge!("stellarflow_processor_inflight").set(now as f64);
-    }
-
     /// Events per second since the previous call (smoothed over ≥ 1 s).
     pub(crate) fn events_per_second(&self) -> f64 {
         let mut rate = self.rate.lock();
@@ -83,5 +77,12 @@ impl ProcessorStats {
             .map(|(k, v)| (k.to_string(), v)),
         );
         beat
+    }
+}
+
+impl crate::telemetry::CountsInflight for ProcessorStats {
+    fn inflight(&self, delta: i64) {
+        let now = self.common.add_inflight(delta);
+        metrics::gauge!("stellarflow_processor_inflight").set(now as f64);
     }
 }

@@ -35,6 +35,7 @@ use crate::flight::{ledger_batches, BatchStream, FlightServer, RangeService, Tic
 use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{UpstreamWatch, TTP_EVENT};
 use crate::runtime::{start_role, Registration, RoleHandle};
+use crate::security::ClientAccess;
 use crate::telemetry::{install_metrics, RunSummary};
 
 /// Opens every configured output (blocking: PostgreSQL set-up), plus the
@@ -96,6 +97,7 @@ fn first_ledger(start: Option<u32>, cursors: &[Option<u32>]) -> Option<u32> {
 /// Serves the processor's events onward (a sink can feed another sink).
 struct PassThrough {
     upstream: watch::Receiver<String>,
+    access: ClientAccess,
 }
 
 #[tonic::async_trait]
@@ -109,7 +111,13 @@ impl RangeService for PassThrough {
     }
 
     async fn stream(&self, ticket: Ticket) -> Result<BatchStream, Status> {
-        Ok(ledger_batches("processor", self.upstream.clone(), ticket))
+        let access = self.access.clone();
+        Ok(ledger_batches(
+            "processor",
+            self.upstream.clone(),
+            ticket,
+            access,
+        ))
     }
 }
 
@@ -221,12 +229,13 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
     let flight_service = FlightServer::new(
         Arc::new(PassThrough {
             upstream: upstream.subscribe(),
+            access: role.handle.access.client.clone(),
         }),
         role.handle.stop.clone(),
     )
     .into_grpc();
     role.serve_flight(|router| router.add_service(flight_service))
-        .await;
+        .await?;
 
     let cursors: Vec<Option<u32>> = outputs
         .iter()
@@ -249,7 +258,8 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
             None => Ticket::live(first),
         };
         tracing::info!(start = first, end = ?settings.end, processor = %upstream.current(), "requesting events");
-        let mut batches = ledger_batches("processor", upstream.subscribe(), ticket);
+        let access = role.handle.access.client.clone();
+        let mut batches = ledger_batches("processor", upstream.subscribe(), ticket, access);
         Some(tokio::spawn(async move {
             while let Some(item) = batches.next().await {
                 let failed = item.is_err();

@@ -23,6 +23,7 @@ use crate::stellar::lake::{range_from_name, MANIFEST, SUFFIXES};
 use crate::stellar::{
     decompress, summarize_batch, LakeLayout, Manifest, Network, MAX_DECOMPRESSED,
 };
+use crate::telemetry::InFlight;
 
 /// An opened data lake.
 pub struct DataLake {
@@ -238,8 +239,14 @@ impl DataLake {
             what: "decoder thread".into(),
             detail: e.to_string(),
         })??;
-        self.stats.inflight(ledgers.len() as i64);
-        Ok(ledgers)
+        let inflight = Arc::new(InFlight::new(self.stats.clone(), ledgers.len() as i64));
+        Ok(ledgers
+            .into_iter()
+            .map(|ledger| SourcedLedger {
+                _inflight: Some(inflight.clone()),
+                ..ledger
+            })
+            .collect())
     }
 
     /// Ledgers of `ticket` in order; errors are items, so a consumer may
@@ -276,12 +283,12 @@ impl DataLake {
         let prefetch = self.prefetch_objects;
         self.prefetched(ticket, prefetch, move |lake, start| async move {
             let (key, bytes) = lake.fetch(start, live).await?;
-            lake.stats.inflight(1);
             Ok(LakeObject {
                 key,
                 first: start,
                 last: layout.batch_end(start),
                 bytes,
+                _inflight: Some(Arc::new(InFlight::new(lake.stats.clone(), 1))),
             })
         })
         .boxed()
@@ -401,6 +408,7 @@ fn decode_object(
             summary,
             xdr,
             origin: origin.clone(),
+            _inflight: None,
         })
         .collect())
 }

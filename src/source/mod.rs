@@ -30,7 +30,7 @@ use crate::flowctl::proto::flowctl::ServiceType;
 use crate::flowctl::{NETWORK_KEY, STELLAR_LEDGER_EVENT};
 use crate::runtime::{start_role, Registration, RoleHandle};
 use crate::stellar::{LedgerSummary, Network};
-use crate::telemetry::install_metrics;
+use crate::telemetry::{install_metrics, InFlight};
 
 /// One ledger as the source serves it.
 #[derive(Debug, Clone)]
@@ -43,6 +43,8 @@ pub struct SourcedLedger {
     /// itself for RPC), so consecutive ledgers of one object are served
     /// without copying.
     pub origin: Bytes,
+    /// Counts the ledger in flight until it is sent or dropped.
+    pub(crate) _inflight: Option<Arc<InFlight<SourceStats>>>,
 }
 
 /// One data-lake object as stored, for the `objects` form.
@@ -56,6 +58,8 @@ pub struct LakeObject {
     pub last: u32,
     /// The compressed bytes.
     pub bytes: Bytes,
+    /// Counts the object in flight until it is sent or dropped.
+    pub(crate) _inflight: Option<Arc<InFlight<SourceStats>>>,
 }
 
 /// Where ledgers come from.
@@ -187,7 +191,7 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
         role.handle.stop.clone(),
     ));
     role.serve_flight(|router| router.add_service(flight_service).add_service(raw))
-        .await;
+        .await?;
     if let Some(controller) = &role.handle.controller {
         service.follow_flow_control(controller.flow_signal());
     }

@@ -21,6 +21,7 @@ use crate::config::SourceSettings;
 use crate::flight::Ticket;
 use crate::retry::Backoff;
 use crate::stellar::{LedgerSummary, Network};
+use crate::telemetry::InFlight;
 
 /// Ledgers asked for per `getLedgers` page.
 const PAGE: u32 = 100;
@@ -248,7 +249,10 @@ impl Rpc {
                     return Ok(());
                 }
                 next = ledger.summary.sequence + 1;
-                self.stats.inflight(1);
+                let ledger = SourcedLedger {
+                    _inflight: Some(Arc::new(InFlight::new(self.stats.clone(), 1))),
+                    ..ledger
+                };
                 if tx.send(Ok(ledger)).await.is_err() {
                     return Ok(()); // the consumer went away
                 }
@@ -316,6 +320,7 @@ fn decode_page(page: &[Value], first: u32, depth: u32) -> Result<Vec<SourcedLedg
             summary,
             origin: xdr.clone(),
             xdr,
+            _inflight: None,
         });
     }
     Ok(out)

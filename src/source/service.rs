@@ -169,7 +169,6 @@ impl Rows<SourcedLedger> for LedgerRowsBuilder {
             &ledger.xdr,
             &ledger.origin,
         );
-        context.stats.inflight(-1);
         context.stats.sent(sequence, ledger.xdr.len());
         (sequence, sequence)
     }
@@ -197,7 +196,6 @@ impl Rows<LakeObject> for ObjectRowsBuilder {
             &object.key,
             &object.bytes,
         );
-        context.stats.inflight(-1);
         // The XDR size is the frame's declared content size, when it has one.
         let xdr = zstd::zstd_safe::get_frame_content_size(&object.bytes)
             .ok()

@@ -54,12 +54,6 @@ impl SourceStats {
         metrics::counter!("stellarflow_source_ledgers_skipped_total").increment(count);
     }
 
-    /// Adjusts the in-flight count.
-    pub fn inflight(&self, delta: i64) {
-        let now = self.common.add_inflight(delta);
-        metrics::gauge!("stellarflow_source_inflight").set(now as f64);
-    }
-
     /// The heartbeat metrics (issue 3's names).
     pub fn heartbeat(&self) -> HashMap<String, f64> {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
@@ -73,5 +67,12 @@ impl SourceStats {
             .map(|(k, v)| (k.to_string(), v)),
         );
         beat
+    }
+}
+
+impl crate::telemetry::CountsInflight for SourceStats {
+    fn inflight(&self, delta: i64) {
+        let now = self.common.add_inflight(delta);
+        metrics::gauge!("stellarflow_source_inflight").set(now as f64);
     }
 }

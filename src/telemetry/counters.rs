@@ -6,6 +6,40 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// A role's stats that count work in flight (and name its gauge).
+pub(crate) trait CountsInflight: Send + Sync + 'static {
+    /// Adjusts the in-flight count by `delta`.
+    fn inflight(&self, delta: i64);
+}
+
+/// Work counted in flight until this is dropped: whether the work is done
+/// or abandoned (a client cancels its stream and the buffered items are
+/// dropped), the count comes back down, so gauges return to zero.
+pub(crate) struct InFlight<S: CountsInflight> {
+    stats: std::sync::Arc<S>,
+    count: i64,
+}
+
+impl<S: CountsInflight> InFlight<S> {
+    /// Counts `count` units in flight on `stats`.
+    pub fn new(stats: std::sync::Arc<S>, count: i64) -> Self {
+        stats.inflight(count);
+        InFlight { stats, count }
+    }
+}
+
+impl<S: CountsInflight> Drop for InFlight<S> {
+    fn drop(&mut self) {
+        self.stats.inflight(-self.count);
+    }
+}
+
+impl<S: CountsInflight> std::fmt::Debug for InFlight<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InFlight({})", self.count)
+    }
+}
+
 /// Progress, errors and queue occupancy of one role. Each role's stats
 /// struct holds one as `common` beside its own counters, and names the
 /// Prometheus series.

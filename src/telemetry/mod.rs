@@ -8,6 +8,7 @@ mod metrics;
 mod reports;
 
 pub use self::counters::RoleCounters;
+pub(crate) use self::counters::{CountsInflight, InFlight};
 pub use self::http::{admin_router, serve_http, Health};
 pub use self::logging::init_logging;
 pub use self::metrics::{install_metrics, peak_rss_bytes, LatencyTimer};

@@ -164,7 +164,7 @@ pub async fn read_range(
     ticket: stellarflow::flight::Ticket,
 ) -> Result<Vec<stellarflow::flight::LedgerBatch>, stellarflow::flight::FlightClientError> {
     use futures::TryStreamExt;
-    stellarflow::flight::fetch(endpoint, ticket)
+    stellarflow::flight::fetch(endpoint, ticket, &Default::default())
         .await?
         .try_collect()
         .await

@@ -4,6 +4,9 @@ and queries status against a running control plane.
 
 usage: flowctl_client.py PROTO_DIR HOST:PORT
 Prints one JSON line with what it observed; exits non-zero on any mismatch.
+With FLOWCTL_TEST_CA set (a PEM file) it connects over TLS, and with
+FLOWCTL_TEST_TOKEN it sends `authorization: Bearer <token>` on every call
+(and reports what a call without it gets).
 """
 import json
 import os
@@ -58,7 +61,20 @@ def main():
         from flowctl import control_plane_pb2 as pb2
         from flowctl import control_plane_pb2_grpc as pb2_grpc
         check_spec(pb2)
-        stub = pb2_grpc.ControlPlaneStub(grpc.insecure_channel(endpoint))
+        ca, token = os.environ.get("FLOWCTL_TEST_CA"), os.environ.get("FLOWCTL_TEST_TOKEN")
+        if ca:
+            with open(ca, "rb") as f:
+                credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+            channel = grpc.secure_channel(endpoint, credentials)
+        else:
+            channel = grpc.insecure_channel(endpoint)
+        stub = pb2_grpc.ControlPlaneStub(channel)
+        md = [("authorization", f"Bearer {token}")] if token else None
+        try:
+            stub.ListServices(empty_pb2.Empty(), timeout=5)
+            without_token = "OK"
+        except grpc.RpcError as e:
+            without_token = e.code().name
         ack = stub.Register(pb2.ServiceInfo(
             service_type=pb2.SERVICE_TYPE_PROCESSOR,
             input_event_types=["stellar_ledger_service.StellarLedger"],
@@ -66,13 +82,16 @@ def main():
             health_endpoint="http://127.0.0.1:9999/health",
             max_inflight=10,
             metadata={"flight_endpoint": "127.0.0.1:9816"},
-            component_id="python-client"), timeout=10)
+            component_id="python-client"), timeout=10, metadata=md)
         stub.Heartbeat(pb2.ServiceHeartbeat(service_id=ack.service_id,
-                                            metrics={"events_processed_total": 7.0}), timeout=5)
-        listed = stub.ListServices(empty_pb2.Empty(), timeout=5)
-        status = stub.GetServiceStatus(pb2.ServiceInfo(service_id=ack.service_id), timeout=5)
+                                            metrics={"events_processed_total": 7.0}),
+                       timeout=5, metadata=md)
+        listed = stub.ListServices(empty_pb2.Empty(), timeout=5, metadata=md)
+        status = stub.GetServiceStatus(pb2.ServiceInfo(service_id=ack.service_id), timeout=5,
+                                       metadata=md)
         try:
-            stub.Heartbeat(pb2.ServiceHeartbeat(service_id="no-such-service"), timeout=5)
+            stub.Heartbeat(pb2.ServiceHeartbeat(service_id="no-such-service"), timeout=5,
+                           metadata=md)
             unknown_code = "OK"
         except grpc.RpcError as e:
             unknown_code = e.code().name
@@ -85,6 +104,7 @@ def main():
             "component_id": status.component_id,
             "metric": status.metrics.get("events_processed_total"),
             "unknown_heartbeat": unknown_code,
+            "without_token": without_token,
         }))
 
 
