@@ -11,7 +11,7 @@ mod upstream;
 
 pub use client::{available, connect, fetch, FlightClient, FlightClientError, LedgerBatchStream};
 pub(crate) use server::serve_flight_grpc;
-pub use server::{BatchStream, FlightServer, LedgerBatch, RangeService};
+pub use server::{BatchStream, FlightServer, LedgerBatch, RangeService, DEFAULT_MAX_STREAMS};
 pub use ticket::{BatchMeta, Form, Ticket};
 pub use upstream::ledger_batches;
 

@@ -9,6 +9,7 @@ mod cursor;
 mod files;
 pub mod live;
 mod output;
+mod pg_tls;
 mod postgres;
 mod stats;
 

@@ -12,7 +12,7 @@ use bytes::{BufMut, BytesMut};
 use tokio::runtime::Handle;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::output::Output;
 use crate::config::redact;
@@ -123,8 +123,9 @@ pub struct PostgresOutput {
     pub rows_written: u64,
 }
 
-async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+async fn connect(url: &str) -> anyhow::Result<Client> {
+    let (url, tls) = super::pg_tls::prepare(url).map_err(anyhow::Error::msg)?;
+    let (client, connection) = tokio_postgres::connect(&url, tls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "PostgreSQL connection ended");
@@ -143,7 +144,7 @@ impl PostgresOutput {
         let client = runtime.block_on(async {
             let client = connect(url)
                 .await
-                .map_err(|e| anyhow::anyhow!("{output}: cannot connect: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("{output}: cannot connect: {e:#}"))?;
             let index = |column: &str, suffix: &str| {
                 let bare = table.rsplit('.').next().unwrap_or(table);
                 format!("CREATE INDEX IF NOT EXISTS {bare}_{suffix}_idx ON {table} ({column})")
