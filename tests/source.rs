@@ -858,3 +858,59 @@ async fn rpc_backend_reports_a_malformed_reply() {
     .await;
     source.shutdown().await;
 }
+
+/// zstd bombs: objects of a few KB that decompress to 64 MiB, whether they
+/// declare their size or not, are refused, naming the object, within the
+/// decompression budget (16 MiB over a read-ahead of 2: 8 MiB an object),
+/// and the ledgers around them are still served.
+#[tokio::test]
+async fn zstd_bombs_are_refused_within_the_decompression_budget() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    common::generate_lake(&lake, 100, 20);
+    let zeros = vec![0u8; 64 << 20];
+    let declared = zstd::encode_all(zeros.as_slice(), 3).unwrap();
+    let undeclared = {
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        encoder.include_contentsize(false).unwrap();
+        encoder.write_all(&zeros).unwrap();
+        encoder.finish().unwrap()
+    };
+    assert!(declared.len() < 100_000 && undeclared.len() < 100_000);
+    for ledger in 105..109 {
+        put_object(&lake, ledger, &declared);
+    }
+    for ledger in 109..113 {
+        put_object(&lake, ledger, &undeclared);
+    }
+    let source = common::start_source(
+        lake.to_str().unwrap(),
+        &[
+            ("source.max_decompressed_bytes", "16777216"),
+            ("source.prefetch", "2"),
+        ],
+    )
+    .await
+    .unwrap();
+    let e = source.flight_addr.to_string();
+    let layout = stellarflow::stellar::LakeLayout {
+        ledgers_per_batch: 1,
+        batches_per_partition: 64000,
+    };
+    for ledger in [105, 109] {
+        let object = layout.object_key(ledger, "xdr.zst");
+        expect_error(
+            &e,
+            Ticket::range(ledger, ledger),
+            Code::DataLoss,
+            &[&object, "more than an object may take"],
+        )
+        .await;
+    }
+    let served = common::read_range(&e, Ticket::range(113, 119))
+        .await
+        .unwrap();
+    assert_eq!(rows(&served).len(), 7);
+    source.shutdown().await;
+}

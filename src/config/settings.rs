@@ -415,6 +415,10 @@ sections! {
         max_inflight: u32, INFLIGHT, default "64", on on::SOURCE;
         /// quarantine file location
         state_dir: String, Kind::Text, default ".stellarflow/source", on on::SOURCE;
+        /// most bytes decompressed and held at once across every prefetched object;
+        /// an object that would need more is refused (stops zstd bombs)
+        max_decompressed_bytes: u64, Kind::Int { min: 16_777_216, max: 1_099_511_627_776 },
+            default "1073741824", on on::SOURCE;
         /// XDR decoding depth limit
         xdr_depth: u32, DEPTH, default "500", on on::NONE;
     }

@@ -16,14 +16,13 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::error::SourceError;
 use super::stats::SourceStats;
-use super::{LakeObject, SourcedLedger};
+use super::{Held, LakeObject, SourcedLedger};
 use crate::config::SourceSettings;
 use crate::flight::Ticket;
 use crate::stellar::lake::{range_from_name, MANIFEST, SUFFIXES};
-use crate::stellar::{
-    decompress, summarize_batch, LakeLayout, Manifest, Network, MAX_DECOMPRESSED,
-};
+use crate::stellar::{decompress, summarize_batch, DecodeError, LakeLayout, Manifest, Network};
 use crate::telemetry::InFlight;
+use tokio::sync::Semaphore;
 
 /// An opened data lake.
 pub struct DataLake {
@@ -41,6 +40,10 @@ pub struct DataLake {
     poll: Duration,
     depth: u32,
     stats: Arc<SourceStats>,
+    /// Decompressed bytes held at once, in KiB permits.
+    budget: Arc<Semaphore>,
+    /// The budget's size in KiB; one object may take a `prefetch`th of it.
+    budget_kib: u32,
 }
 
 /// Opens the object store a lake URL names: a path or `file://` (local
@@ -150,6 +153,7 @@ impl DataLake {
             0 => (2 * cores, 16 * cores),
             n => (n as usize, n as usize),
         };
+        let budget_kib = u32::try_from(settings.max_decompressed_bytes / 1024).unwrap_or(u32::MAX);
         tracing::info!(%url, network = %network.name(), ?layout, prefetch, prefetch_objects, "data lake opened");
         Ok(DataLake {
             store,
@@ -161,6 +165,8 @@ impl DataLake {
             poll: settings.poll_interval,
             depth: settings.xdr_depth,
             stats,
+            budget: Arc::new(Semaphore::new(budget_kib as usize)),
+            budget_kib,
         })
     }
 
@@ -222,28 +228,94 @@ impl DataLake {
         }
     }
 
-    /// Fetches and decodes one object (decoding on a blocking thread).
+    /// Fetches and decodes one object (decoding on a blocking thread),
+    /// within the decompression budget: it first reserves what the object
+    /// declares it decompresses to (or a guess from its compressed size),
+    /// and, when the guess was short, the most any object may take. The
+    /// reservation is held until the object's last ledger is sent or
+    /// dropped, so prefetching many objects cannot exceed the budget.
     async fn load(
         self: Arc<Self>,
         batch_start: u32,
         live: bool,
     ) -> Result<Vec<SourcedLedger>, SourceError> {
         let (key, bytes) = self.fetch(batch_start, live).await?;
+        // Each object may take its share of the budget: the read-ahead of
+        // one stream then always fits, so the object at the head of the
+        // line never waits for permits held by those queued behind it.
+        let cap = (self.budget_kib as usize / self.prefetch.max(1)).max(1) * 1024;
+        let corrupt = |detail: String| SourceError::Corrupt {
+            object: key.clone(),
+            first: batch_start,
+            last: self.layout.batch_end(batch_start),
+            detail,
+        };
+        let declared = zstd::zstd_safe::get_frame_content_size(&bytes)
+            .ok()
+            .flatten()
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        if let Some(size) = declared.filter(|size| *size > cap) {
+            return Err(corrupt(format!(
+                "declares {size} bytes decompressed, more than an object may take ({cap} bytes: source.max_decompressed_bytes / prefetch)"
+            )));
+        }
+        let guess = declared
+            .unwrap_or(bytes.len().saturating_mul(16))
+            .clamp(1, cap);
+        let mut attempt = Some(guess);
+        let (raw, permit) = loop {
+            let Some(limit) = attempt.take() else {
+                return Err(corrupt(format!(
+                    "decompresses to more than an object may take ({cap} bytes: source.max_decompressed_bytes / prefetch)"
+                )));
+            };
+            let kib = u32::try_from(limit.div_ceil(1024)).unwrap_or(u32::MAX);
+            let permit = self
+                .budget
+                .clone()
+                .acquire_many_owned(kib)
+                .await
+                .map_err(|e| SourceError::Unavailable {
+                    what: "decompression budget".into(),
+                    detail: e.to_string(),
+                })?;
+            let compressed = bytes.clone();
+            let result = tokio::task::spawn_blocking(move || decompress(&compressed, limit))
+                .await
+                .map_err(|e| SourceError::Unavailable {
+                    what: "decoder thread".into(),
+                    detail: e.to_string(),
+                })?;
+            match result {
+                Ok(raw) => break (raw, permit),
+                // The guess was short for an object that does not declare
+                // its size: once more, with room for the largest allowed.
+                Err(DecodeError::TooLarge(_)) if declared.is_none() && limit < cap => {
+                    drop(permit);
+                    attempt = Some(cap);
+                }
+                Err(DecodeError::TooLarge(_)) => attempt = None,
+                Err(e) => return Err(corrupt(e.to_string())),
+            }
+        };
         let layout = self.layout;
         let depth = self.depth;
         let ledgers = tokio::task::spawn_blocking(move || {
-            decode_object(&key, &bytes, layout, depth, batch_start)
+            decode_object(&key, raw, layout, depth, batch_start)
         })
         .await
         .map_err(|e| SourceError::Unavailable {
             what: "decoder thread".into(),
             detail: e.to_string(),
         })??;
-        let inflight = Arc::new(InFlight::new(self.stats.clone(), ledgers.len() as i64));
+        let held = Arc::new(Held::new(
+            InFlight::new(self.stats.clone(), ledgers.len() as i64),
+            Some(permit),
+        ));
         Ok(ledgers
             .into_iter()
             .map(|ledger| SourcedLedger {
-                _inflight: Some(inflight.clone()),
+                _held: Some(held.clone()),
                 ..ledger
             })
             .collect())
@@ -288,7 +360,10 @@ impl DataLake {
                 first: start,
                 last: layout.batch_end(start),
                 bytes,
-                _inflight: Some(Arc::new(InFlight::new(lake.stats.clone(), 1))),
+                _held: Some(Arc::new(Held::new(
+                    InFlight::new(lake.stats.clone(), 1),
+                    None,
+                ))),
             })
         })
         .boxed()
@@ -380,7 +455,7 @@ impl DataLake {
 /// its name promises and that every header hash is right.
 fn decode_object(
     key: &str,
-    compressed: &[u8],
+    raw: Vec<u8>,
     layout: LakeLayout,
     depth: u32,
     batch_start: u32,
@@ -392,7 +467,6 @@ fn decode_object(
         last: batch_end,
         detail,
     };
-    let raw = decompress(compressed, MAX_DECOMPRESSED).map_err(|e| corrupt(e.to_string()))?;
     let origin = Bytes::from(raw);
     let batch = summarize_batch(origin.clone(), depth).map_err(|e| corrupt(e.to_string()))?;
     let (start, end) = (batch.start, batch.end);
@@ -408,7 +482,7 @@ fn decode_object(
             summary,
             xdr,
             origin: origin.clone(),
-            _inflight: None,
+            _held: None,
         })
         .collect())
 }

@@ -43,8 +43,31 @@ pub struct SourcedLedger {
     /// itself for RPC), so consecutive ledgers of one object are served
     /// without copying.
     pub origin: Bytes,
-    /// Counts the ledger in flight until it is sent or dropped.
-    pub(crate) _inflight: Option<Arc<InFlight<SourceStats>>>,
+    /// What the ledger holds until it is sent or dropped, shared with the
+    /// other ledgers of its object.
+    pub(crate) _held: Option<Arc<Held>>,
+}
+
+/// What read-ahead work holds until it is sent or dropped (done, or
+/// abandoned by a client that went away): its count in the in-flight gauge
+/// and its share of the decompression budget.
+#[derive(Debug)]
+pub(crate) struct Held {
+    _inflight: InFlight<SourceStats>,
+    _budget: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Held {
+    /// Holds `inflight` and, for a decompressed object, its `budget`.
+    pub(crate) fn new(
+        inflight: InFlight<SourceStats>,
+        budget: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Self {
+        Held {
+            _inflight: inflight,
+            _budget: budget,
+        }
+    }
 }
 
 /// One data-lake object as stored, for the `objects` form.
@@ -58,8 +81,8 @@ pub struct LakeObject {
     pub last: u32,
     /// The compressed bytes.
     pub bytes: Bytes,
-    /// Counts the object in flight until it is sent or dropped.
-    pub(crate) _inflight: Option<Arc<InFlight<SourceStats>>>,
+    /// What the object holds until it is sent or dropped.
+    pub(crate) _held: Option<Arc<Held>>,
 }
 
 /// Where ledgers come from.

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::error::SourceError;
 use super::stats::SourceStats;
+use super::Held;
 use super::SourcedLedger;
 use crate::config::SourceSettings;
 use crate::flight::Ticket;
@@ -250,7 +251,10 @@ impl Rpc {
                 }
                 next = ledger.summary.sequence + 1;
                 let ledger = SourcedLedger {
-                    _inflight: Some(Arc::new(InFlight::new(self.stats.clone(), 1))),
+                    _held: Some(Arc::new(Held::new(
+                        InFlight::new(self.stats.clone(), 1),
+                        None,
+                    ))),
                     ..ledger
                 };
                 if tx.send(Ok(ledger)).await.is_err() {
@@ -320,7 +324,7 @@ fn decode_page(page: &[Value], first: u32, depth: u32) -> Result<Vec<SourcedLedg
             summary,
             origin: xdr.clone(),
             xdr,
-            _inflight: None,
+            _held: None,
         });
     }
     Ok(out)
