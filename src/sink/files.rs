@@ -123,14 +123,13 @@ impl FileOutput {
         let name = format!("{}:{}", format.kind(), dir.display());
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("{name}: cannot create {}: {e}", dir.display()))?;
-        let probe = dir.join(".stellarflow-write-probe");
-        std::fs::write(&probe, b"probe").map_err(|e| {
-            anyhow::anyhow!("{name}: directory {} is not writable: {e}", dir.display())
-        })?;
-        let _ = std::fs::remove_file(&probe);
         let state_file = CursorFile::new(state_dir, &name)?;
         let mut state = state_file.load()?;
-        if let Some(intent) = state.intent.take() {
+        // Renames need no space, so an interrupted commit is finished
+        // first; then the temporaries of a failed attempt are removed, which
+        // frees the space a full disk needs before anything is written.
+        let finished = state.intent.take();
+        if let Some(intent) = &finished {
             for (tmp, final_path) in &intent.files {
                 if !final_path.exists() {
                     std::fs::rename(tmp, final_path).map_err(|e| {
@@ -141,11 +140,18 @@ impl FileOutput {
                     })?;
                 }
             }
+        }
+        remove_temporaries(dir)?;
+        let probe = dir.join(".stellarflow-write-probe");
+        std::fs::write(&probe, b"probe").map_err(|e| {
+            anyhow::anyhow!("{name}: directory {} is not writable: {e}", dir.display())
+        })?;
+        let _ = std::fs::remove_file(&probe);
+        if let Some(intent) = finished {
             tracing::warn!(output = %name, cursor = intent.end, "finished a commit interrupted by a crash");
             state.ledger = Some(intent.end);
             state_file.store(&state)?;
         }
-        remove_temporaries(dir)?;
         if state.ledger.is_none() {
             if let Some(end) = newest_file_end(dir) {
                 tracing::warn!(output = %name, cursor = end, "no cursor file; resuming after the newest file found");
