@@ -117,22 +117,9 @@ fn output_disk_full_then_freed_finishes_exactly() {
     events.sort();
     events.dedup();
     assert_eq!(events.len(), 19_361, "nothing duplicated");
-    let leftovers: Vec<_> = walk(&output)
+    let leftovers: Vec<_> = common::walk(&output)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "inprogress"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

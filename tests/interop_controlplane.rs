@@ -19,6 +19,33 @@ impl Drop for Killed {
     }
 }
 
+/// Starts `stellarflow controlplane` on free ports with `env`, and waits
+/// for the gRPC address it reports in `state`.
+fn start_controlplane(state: &std::path::Path, env: &[(&str, &str)]) -> (Killed, String) {
+    let cp = Killed(
+        Command::new(common::bin())
+            .args(["controlplane", "--grpc-addr", "127.0.0.1:0"])
+            .args(["--http-addr", "127.0.0.1:0", "--state-dir"])
+            .arg(state)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start control plane"),
+    );
+    let started = Instant::now();
+    loop {
+        if let Some(Listening::Bound { data_addr, .. }) = Listening::read(state) {
+            return (cp, data_addr);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "control plane did not report its ports"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn python_grpc_client_registers_and_heartbeats() {
     let Some(python) = common::python_with(&["grpc", "grpc_tools"]) else {
@@ -26,27 +53,7 @@ fn python_grpc_client_registers_and_heartbeats() {
     };
     // Any free ports; the control plane reports the ones it bound.
     let state = tempfile::tempdir().unwrap();
-    let _cp = Killed(
-        Command::new(common::bin())
-            .args(["controlplane", "--grpc-addr", "127.0.0.1:0"])
-            .args(["--http-addr", "127.0.0.1:0", "--state-dir"])
-            .arg(state.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start control plane"),
-    );
-    let started = Instant::now();
-    let grpc = loop {
-        if let Some(Listening::Bound { data_addr, .. }) = Listening::read(state.path()) {
-            break data_addr;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "control plane did not report its ports"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (_cp, grpc) = start_controlplane(state.path(), &[]);
     let proto = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
     let out = Command::new(python)
         .arg(common::test_file("python/flowctl_client.py"))
@@ -69,36 +76,6 @@ fn python_grpc_client_registers_and_heartbeats() {
     assert_eq!(report["without_token"], "OK", "no token is configured");
 }
 
-/// A CA and a certificate for `localhost` and 127.0.0.1 it signed, as PEM
-/// files in `dir`: (ca, cert, key).
-fn certificates(dir: &std::path::Path) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // Distinct names: a leaf whose issuer equals its subject looks self-signed.
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "stellarflow test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".into()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    let cert = params.signed_by(&key, &ca).unwrap();
-    let write = |name: &str, pem: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, pem).unwrap();
-        path.display().to_string()
-    };
-    (
-        write("ca.pem", ca.pem()),
-        write("cert.pem", cert.pem()),
-        write("key.pem", key.serialize_pem()),
-    )
-}
-
 /// The shared `[security]` settings alone (no flowctl-specific ones)
 /// protect the control plane: grpcio over TLS with the token registers,
 /// and a call without the token is refused.
@@ -108,31 +85,13 @@ fn python_grpc_client_over_tls_with_the_shared_token() {
         return;
     };
     let state = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(state.path());
-    let _cp = Killed(
-        Command::new(common::bin())
-            .args(["controlplane", "--grpc-addr", "127.0.0.1:0"])
-            .args(["--http-addr", "127.0.0.1:0", "--state-dir"])
-            .arg(state.path())
-            .env("STELLARFLOW_AUTH_TOKEN", "interop-token")
-            .env("STELLARFLOW_TLS_CERT", &cert)
-            .env("STELLARFLOW_TLS_KEY", &key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start control plane"),
-    );
-    let started = Instant::now();
-    let grpc = loop {
-        if let Some(Listening::Bound { data_addr, .. }) = Listening::read(state.path()) {
-            break data_addr;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "control plane did not report its ports"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (ca, cert, key) = common::certificates(state.path());
+    let env = [
+        ("STELLARFLOW_AUTH_TOKEN", "interop-token"),
+        ("STELLARFLOW_TLS_CERT", cert.as_str()),
+        ("STELLARFLOW_TLS_KEY", key.as_str()),
+    ];
+    let (_cp, grpc) = start_controlplane(state.path(), &env);
     let proto = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
     let out = Command::new(python)
         .arg(common::test_file("python/flowctl_client.py"))

@@ -57,26 +57,6 @@ impl Drop for Server {
     }
 }
 
-/// PEM (ca, server certificate, server key): the server's certificate
-/// names 127.0.0.1 and localhost.
-fn certificates() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "throwaway PostgreSQL CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut params =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let cert = params.signed_by(&key, &ca).unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
 fn start_server(cert: &str, key: &str) -> Server {
     use std::os::unix::fs::PermissionsExt;
     let bin = pg_bin().expect("PostgreSQL server binaries");
@@ -183,10 +163,11 @@ fn postgres_output_over_tls_require_and_verify_full() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &ca).unwrap();
-    let server = start_server(&cert, &key);
+    let (ca_path, cert, key) = common::certificates(&dir.path().join("pki"));
+    let server = start_server(
+        &std::fs::read_to_string(cert).unwrap(),
+        &std::fs::read_to_string(key).unwrap(),
+    );
     let base = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
 
     // require: encrypted, certificate not checked (libpq's meaning).
@@ -201,20 +182,15 @@ fn postgres_output_over_tls_require_and_verify_full() {
     // verify-full: the certificate is checked against sslrootcert.
     let out = pipeline(
         &dir.path().join("b"),
-        &format!(
-            "{base}?sslmode=verify-full&sslrootcert={}",
-            ca_path.display()
-        ),
+        &format!("{base}?sslmode=verify-full&sslrootcert={ca_path}"),
         "tls_verify",
     );
     common::assert_ok(&out);
     assert_eq!(count(&server, "tls_verify"), "19361");
 
     // A CA that did not sign the server's certificate is refused, clearly.
-    let (other_ca, _, _) = certificates();
-    let other = dir.path().join("other.pem");
-    std::fs::write(&other, other_ca).unwrap();
-    let url = format!("{base}?sslmode=verify-full&sslrootcert={}", other.display());
+    let (other, _, _) = common::certificates(&dir.path().join("other"));
+    let url = format!("{base}?sslmode=verify-full&sslrootcert={other}");
     let out = Command::new(common::bin())
         .args(["sink", "--start", "1", "--end", "2", "--state-dir"])
         .arg(dir.path().join("c"))

@@ -6,50 +6,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use stellarflow::flight::{FlightClientError, Ticket};
 use stellarflow::security::{client_tls, ClientAccess, Token};
 
 const TOKEN: &str = "test-token-5f1c";
-
-/// A CA, and a certificate it signed for `localhost` and 127.0.0.1 that
-/// serves and identifies clients: PEM paths (ca, cert, key).
-fn certificates(dir: &Path) -> (String, String, String) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
-        KeyPair,
-    };
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // Distinct names: a leaf whose issuer equals its subject looks self-signed.
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "stellarflow test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".into()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let cert = params.signed_by(&key, &ca).unwrap();
-    let write = |name: &str, pem: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, pem).unwrap();
-        path.display().to_string()
-    };
-    (
-        write("ca.pem", ca.pem()),
-        write("cert.pem", cert.pem()),
-        write("key.pem", key.serialize_pem()),
-    )
-}
 
 async fn read_with(endpoint: &str, access: &ClientAccess) -> Result<usize, FlightClientError> {
     use futures::TryStreamExt;
@@ -139,7 +101,7 @@ async fn pyarrow_flight_over_tls_and_mutual_tls_with_the_token() {
     let lake = tempfile::tempdir().unwrap();
     common::generate_lake(lake.path(), 100, 10);
     let pem = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(pem.path());
+    let (ca, cert, key) = common::certificates(pem.path());
     let script = r#"
 import sys, json, pyarrow.flight as fl
 port, ca, token = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3]
@@ -356,7 +318,7 @@ fn production_pipeline_runs_on_a_generated_token_and_ca() {
         assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
     }
     let mut checked = 0;
-    for file in walk(&state) {
+    for file in common::walk(&state) {
         if file.starts_with(&security) {
             continue;
         }
@@ -370,17 +332,4 @@ fn production_pipeline_runs_on_a_generated_token_and_ca() {
     let sink_config = std::fs::read_to_string(state.join("config").join("sink.toml")).unwrap();
     assert!(sink_config.contains("auth_token_file"), "{sink_config}");
     assert!(sink_config.contains("tls_client_ca"), "{sink_config}");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -289,13 +289,21 @@ pub(super) fn cross_check(resolved: &[Resolved], role: Role) -> Result<(), Confi
             )));
         }
     }
-    if matches!(role, Role::Controlplane | Role::Pipeline) {
+    // TLS needs a certificate and its key, and mutual TLS a certificate:
+    // the control plane's own settings (its roles only) and the shared ones.
+    let sections: &[&str] = if matches!(role, Role::Controlplane | Role::Pipeline) {
+        &["controlplane", "security"]
+    } else {
+        &["security"]
+    };
+    for section in sections {
         for (a, b) in [
-            ("controlplane.tls_cert", "controlplane.tls_key"),
-            ("controlplane.tls_key", "controlplane.tls_cert"),
-            ("controlplane.tls_client_ca", "controlplane.tls_cert"),
+            ("tls_cert", "tls_key"),
+            ("tls_key", "tls_cert"),
+            ("tls_client_ca", "tls_cert"),
         ] {
-            if let Some((set, missing)) = one_without(a, b) {
+            let (a, b) = (format!("{section}.{a}"), format!("{section}.{b}"));
+            if let Some((set, missing)) = one_without(&a, &b) {
                 return Err(ConfigError(format!(
                     "invalid value for {}: {:?} (expected {} too: TLS needs a certificate and its key)",
                     label(set),
@@ -303,20 +311,6 @@ pub(super) fn cross_check(resolved: &[Resolved], role: Role) -> Result<(), Confi
                     missing.setting.key
                 )));
             }
-        }
-    }
-    for (a, b) in [
-        ("security.tls_cert", "security.tls_key"),
-        ("security.tls_key", "security.tls_cert"),
-        ("security.tls_client_ca", "security.tls_cert"),
-    ] {
-        if let Some((set, missing)) = one_without(a, b) {
-            return Err(ConfigError(format!(
-                "invalid value for {}: {:?} (expected {} too: TLS needs a certificate and its key)",
-                label(set),
-                set.display_value(),
-                missing.setting.key
-            )));
         }
     }
     for section in ["processor", "sink"] {
