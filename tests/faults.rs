@@ -60,7 +60,9 @@ impl Drop for Tmpfs {
 
 fn pipeline(state: &Path, output: &Path) -> std::process::Output {
     Command::new(common::bin())
-        .args(["pipeline", "--profile", "local", "--state-dir"])
+        .args(["pipeline", "--profile", "local", "--config"])
+        .arg(common::any_ports(state))
+        .arg("--state-dir")
         .arg(state)
         .args(["--output", &format!("jsonl:{}", output.display())])
         .env("STELLARFLOW_PIPELINE_RESTART_LIMIT", "2")

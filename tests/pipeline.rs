@@ -22,18 +22,8 @@ struct Run {
 impl Run {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = String::new();
-        for section in ["controlplane", "source", "processor", "sink"] {
-            let data = if section == "controlplane" {
-                "grpc_addr"
-            } else {
-                "flight_addr"
-            };
-            config.push_str(&format!(
-                "[{section}]\n{data} = \"127.0.0.1:0\"\nhttp_addr = \"127.0.0.1:0\"\n"
-            ));
-        }
-        config.push_str("[monitoring]\ninterval = \"1s\"\n");
+        let ports = std::fs::read_to_string(common::any_ports(dir.path())).unwrap();
+        let config = format!("{ports}[monitoring]\ninterval = \"1s\"\n");
         std::fs::write(dir.path().join("ports.toml"), config).unwrap();
         Run { dir }
     }

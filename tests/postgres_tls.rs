@@ -145,7 +145,9 @@ fn count(server: &Server, table: &str) -> String {
 
 fn pipeline(state: &Path, url: &str, table: &str) -> std::process::Output {
     Command::new(common::bin())
-        .args(["pipeline", "--profile", "local", "--state-dir"])
+        .args(["pipeline", "--profile", "local", "--config"])
+        .arg(common::any_ports(state))
+        .arg("--state-dir")
         .arg(state)
         .args(["--output", &format!("postgres:{url}")])
         .env("ARROW_ANALYTICS_SINK_POSTGRES_TABLE", table)
@@ -192,7 +194,14 @@ fn postgres_output_over_tls_require_and_verify_full() {
     let (other, _, _) = common::certificates(&dir.path().join("other"));
     let url = format!("{base}?sslmode=verify-full&sslrootcert={other}");
     let out = Command::new(common::bin())
-        .args(["sink", "--start", "1", "--end", "2", "--state-dir"])
+        .args(["sink", "--start", "1", "--end", "2"])
+        .args([
+            "--flight-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
         .arg(dir.path().join("c"))
         .args(["--output", &format!("postgres:{url}")])
         .output()
@@ -205,7 +214,14 @@ fn postgres_output_over_tls_require_and_verify_full() {
     // Without TLS the server refuses the sink (pg_hba allows TLS only).
     let url = format!("{base}?sslmode=disable");
     let out = Command::new(common::bin())
-        .args(["sink", "--start", "1", "--end", "2", "--state-dir"])
+        .args(["sink", "--start", "1", "--end", "2"])
+        .args([
+            "--flight-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
         .arg(dir.path().join("d"))
         .args(["--output", &format!("postgres:{url}")])
         .output()

@@ -212,7 +212,13 @@ fn an_open_port_beyond_this_machine_is_refused_unless_insecure() {
             "source.flight_addr = 0.0.0.0:0",
         ),
         (
-            vec!["controlplane", "--http-addr", "0.0.0.0:0"],
+            vec![
+                "controlplane",
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "0.0.0.0:0",
+            ],
             None,
             "controlplane.http_addr = 0.0.0.0:0",
         ),
@@ -286,11 +292,14 @@ fn production_pipeline_runs_on_a_generated_token_and_ca() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let out_dir = dir.path().join("out");
+    let ports = common::any_ports(dir.path());
     let out = stellarflow(
         &[
             "pipeline",
             "--profile",
             "production",
+            "--config",
+            ports.to_str().unwrap(),
             "--log-format",
             "text",
             "--state-dir",

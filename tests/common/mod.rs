@@ -472,3 +472,24 @@ pub fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// A config file in `dir` that puts every role of a pipeline on ports the
+/// kernel picks (each role reports what it bound), so tests that run whole
+/// pipelines neither collide with each other nor depend on fixed ports.
+pub fn any_ports(dir: &std::path::Path) -> PathBuf {
+    let mut config = String::new();
+    for (section, data) in [
+        ("controlplane", "grpc_addr"),
+        ("source", "flight_addr"),
+        ("processor", "flight_addr"),
+        ("sink", "flight_addr"),
+    ] {
+        config.push_str(&format!(
+            "[{section}]\n{data} = \"127.0.0.1:0\"\nhttp_addr = \"127.0.0.1:0\"\n"
+        ));
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("any-ports.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
