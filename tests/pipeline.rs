@@ -328,3 +328,66 @@ fn bad_options_fail_before_anything_starts() {
     assert!(text(&out.stderr).contains("not-a-ledger"));
     assert!(!Path::new(&run.state()).join("pipeline.json").exists());
 }
+
+/// Each child killed in turn in one run (source, control plane, sink,
+/// processor, then the sink again), then the supervisor itself killed and
+/// the pipeline rerun with the same state dir: the outputs hold exactly
+/// the undisturbed run's events.
+#[test]
+fn every_child_and_the_supervisor_killed_then_rerun_lose_and_double_nothing() {
+    let calm = Run::new();
+    let out = wait_output(calm.spawn(&[]), Duration::from_secs(180));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = sorted_ids(common::jsonl_events(&calm.path("jl")));
+
+    // 6 ledgers/s: the range takes over 30 s, time enough for six kills
+    // even where restarts are slow.
+    let run = Run::new();
+    let child = run.spawn(&["--max-rate", "6"]);
+    run.wait_healthy();
+    let supervisor = child.id();
+    let mut killed = Vec::new();
+    for role in ["source", "controlplane", "sink", "processor", "sink"] {
+        let before = killed.iter().rfind(|(r, _)| r == role).map(|(_, pid)| *pid);
+        // The role's current pid: a restarted one, not the pid just killed.
+        wait_until(
+            &format!("a running {role}"),
+            Duration::from_secs(60),
+            || {
+                run.pid(role)
+                    .is_some_and(|pid| Some(pid) != before && running(pid))
+            },
+        );
+        std::thread::sleep(Duration::from_millis(700));
+        let victim = run.pid(role).unwrap();
+        nix::sys::signal::kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+        killed.push((role.to_string(), victim));
+    }
+    // Then the supervisor: its children get SIGTERM (parent-death signal)
+    // and stop, committing what they have.
+    run.wait_healthy();
+    nix::sys::signal::kill(Pid::from_raw(supervisor as i32), Signal::SIGKILL).unwrap();
+    let out = wait_output(child, Duration::from_secs(60));
+    assert!(!out.status.success(), "the supervisor was killed");
+    let stderr = text(&out.stderr);
+    for role in ["source", "controlplane", "sink", "processor"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("restarting") && l.contains(&format!("role={role}"))),
+            "no restart of {role} reported:\n{stderr}"
+        );
+    }
+    wait_until("the children to stop", Duration::from_secs(30), || {
+        killed.iter().all(|(_, pid)| !running(*pid))
+            && run.child_pids().values().all(|pid| !running(*pid))
+    });
+
+    let out = wait_output(run.spawn(&[]), Duration::from_secs(180));
+    assert!(out.status.success(), "rerun failed:\n{}", text(&out.stderr));
+    let jsonl = sorted_ids(common::jsonl_events(&run.path("jl")));
+    let parquet = sorted_ids(common::parquet_events(&run.path("pq")));
+    assert_eq!(jsonl.len(), expected.len(), "no event lost or doubled");
+    assert_eq!(jsonl, expected, "same events as the undisturbed run");
+    assert_eq!(parquet, expected, "parquet too");
+}
