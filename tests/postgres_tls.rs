@@ -156,6 +156,19 @@ fn pipeline(state: &Path, url: &str, table: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// A sink on its own, writing ledgers 1–2 to `url`: it connects (or fails
+/// to) when it opens its output, before it needs any upstream.
+fn sink(state: &Path, url: &str) -> std::process::Output {
+    Command::new(common::bin())
+        .args(["sink", "--start", "1", "--end", "2"])
+        .args(["--flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--output", &format!("postgres:{url}")])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn postgres_output_over_tls_require_and_verify_full() {
     if pg_bin().is_none() {
@@ -193,19 +206,7 @@ fn postgres_output_over_tls_require_and_verify_full() {
     // A CA that did not sign the server's certificate is refused, clearly.
     let (other, _, _) = common::certificates(&dir.path().join("other"));
     let url = format!("{base}?sslmode=verify-full&sslrootcert={other}");
-    let out = Command::new(common::bin())
-        .args(["sink", "--start", "1", "--end", "2"])
-        .args([
-            "--flight-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
-        .arg(dir.path().join("c"))
-        .args(["--output", &format!("postgres:{url}")])
-        .output()
-        .unwrap();
+    let out = sink(&dir.path().join("c"), &url);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
@@ -213,18 +214,6 @@ fn postgres_output_over_tls_require_and_verify_full() {
 
     // Without TLS the server refuses the sink (pg_hba allows TLS only).
     let url = format!("{base}?sslmode=disable");
-    let out = Command::new(common::bin())
-        .args(["sink", "--start", "1", "--end", "2"])
-        .args([
-            "--flight-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
-        .arg(dir.path().join("d"))
-        .args(["--output", &format!("postgres:{url}")])
-        .output()
-        .unwrap();
+    let out = sink(&dir.path().join("d"), &url);
     assert!(!out.status.success());
 }
