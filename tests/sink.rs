@@ -759,3 +759,45 @@ async fn postgres_connection_loss_is_retried_from_the_cursor() {
     sink.shutdown().await.unwrap();
     upstream.stop().await;
 }
+
+/// The sink's in-flight figure counts batches received and not yet
+/// written, against the bound of its queue: it never exceeds that bound
+/// (so the control plane's load for it stays at or below 100%), and it is
+/// back to zero when the run ends.
+#[tokio::test]
+async fn in_flight_counts_queued_batches_within_their_bound() {
+    use std::sync::atomic::Ordering;
+    let upstream = Upstream::start(2000, 300).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let outputs = format!("jsonl:{}", dir.path().join("jl").display());
+    let endpoint = upstream.endpoint();
+    let state_s = state.to_str().unwrap().to_string();
+    let mut flags = sink_flags(&endpoint, &state_s, ("2000", "2299"));
+    flags.push(("sink.outputs", outputs.as_str()));
+    let mut sink = stellarflow::sink::start(&common::config(Role::Sink, &flags))
+        .await
+        .unwrap();
+    let stats = sink.stats.clone();
+    let max = stats.common.max_inflight.load(Ordering::Relaxed);
+    assert_eq!(max, 5, "four queued batches and the one being written");
+    let watcher = tokio::spawn(async move {
+        let mut highest = 0;
+        loop {
+            highest = highest.max(stats.common.inflight.load(Ordering::Relaxed));
+            if stats.common.current_ledger.load(Ordering::Relaxed) >= 2299 {
+                return (highest, stats);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    sink.finished().await.unwrap();
+    let (highest, stats) = tokio::time::timeout(Duration::from_secs(30), watcher)
+        .await
+        .expect("the cursor reaches the end")
+        .unwrap();
+    assert!(highest <= max, "in flight reached {highest} of {max}");
+    assert_eq!(stats.common.inflight.load(Ordering::Relaxed), 0);
+    sink.shutdown().await.unwrap();
+    upstream.stop().await;
+}

@@ -77,8 +77,6 @@ pub fn run(
             }
             Ok(Some(Ok(batch))) => {
                 check_schema(&batch.batch).map_err(|e| fail(&stats, e))?;
-                let ledgers = u64::from(batch.meta.last_ledger - batch.meta.first_ledger + 1);
-                stats.common.add_inflight(ledgers as i64);
                 stats
                     .received_ledger
                     .store(u64::from(batch.meta.last_ledger), Ordering::Relaxed);
@@ -107,6 +105,8 @@ pub fn run(
                         output.commit().map_err(|e| fail(&stats, e))?;
                     }
                 }
+                // Written: it leaves the sink's in-flight count.
+                stats.common.add_inflight(-1);
                 let done = plan.end.is_some_and(|end| batch.meta.last_ledger >= end);
                 if done {
                     commit_all(&mut outputs, &stats).map_err(|e| fail(&stats, e))?;
@@ -186,6 +186,5 @@ fn commit_all(outputs: &mut [Box<dyn Output>], stats: &SinkStats) -> anyhow::Res
             .store(u64::from(cursor), Ordering::Relaxed);
         metrics::gauge!("stellarflow_sink_cursor").set(f64::from(cursor));
     }
-    stats.common.inflight.store(0, Ordering::Relaxed);
     Ok(())
 }

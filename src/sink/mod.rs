@@ -122,6 +122,9 @@ impl RangeService for PassThrough {
     }
 }
 
+/// Batches queued between the reader and the writer.
+const QUEUED_BATCHES: usize = 4;
+
 /// A sink running in this process.
 pub struct Running {
     /// Bound Flight address.
@@ -183,7 +186,11 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
         postgres::check_table(table)?;
     }
     let stats = Arc::new(SinkStats::default());
-    stats.common.set_max_inflight(settings.max_inflight);
+    // In flight means batches received and not yet written: the queue
+    // between reader and writer, and the batch in the writer's hands. Its
+    // bound is what the control plane's load compares against, in the
+    // same unit, so the sink's load cannot pass 100%.
+    stats.common.set_max_inflight(QUEUED_BATCHES as u32 + 1);
     let feed = LiveFeed::new(
         settings.recent_events as usize,
         settings.ws_queue as usize,
@@ -247,7 +254,7 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
         Some(first) => first,
         None => anyhow::bail!("no start ledger: pass --start (the outputs have no cursor yet)"),
     };
-    let (tx, rx) = mpsc::channel(4);
+    let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
     let complete = settings.end.is_some_and(|end| first > end);
     let reader = if complete {
         tracing::info!(cursor = first - 1, end = ?settings.end, "every output already holds the range");
@@ -261,10 +268,20 @@ pub async fn start_on(config: &Config, bound: crate::listen::Bound) -> anyhow::R
         tracing::info!(start = first, end = ?settings.end, processor = %upstream.current(), "requesting events");
         let access = role.handle.access.client.clone();
         let mut batches = ledger_batches("processor", upstream.subscribe(), ticket, access);
+        let queued = stats.clone();
         Some(tokio::spawn(async move {
             while let Some(item) = batches.next().await {
                 let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
+                // Counted once it has a place in the queue, before the
+                // writer can take it (and count it out).
+                let Ok(slot) = tx.reserve().await else {
+                    return;
+                };
+                if item.is_ok() {
+                    queued.common.add_inflight(1);
+                }
+                slot.send(item);
+                if failed {
                     return;
                 }
             }
